@@ -1,0 +1,71 @@
+# incoming: the companion repo of the talk
+# "systemd's D-Bus implementation, and its Python asyncio binding".
+# `make help` lists every target. The steps table is steps/steps.toml.
+
+STEPS   ?= steps#          the steps folder: make check-3 STEPS=~/my_steps grades your own
+BUS     ?= private#        private: a dbus-daemon of our own; session: your session bus
+VENV    ?= .venv
+PYTHON  ?= python3
+DURATION ?=#               make step-N DURATION=5: stop by itself after 5 seconds
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+export STEPS BUS DURATION
+
+.DEFAULT_GOAL := help
+.PHONY: help setup system step-% diff-% strace-% check-% test lint format demo bus bus-stop monitor clean
+
+help: ## list the targets, one line each
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  (N is a step number: make step-4, make diff-4, make check-4 STEPS=my_steps)"
+
+setup: $(STAMP) system ## create .venv with the pinned requirements; check the system tools
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+system:
+	@sh tools/system-deps.sh core
+
+step-%: setup ## run step N for the audience: receiver, a feeder, and what else it needs
+	@$(PY) -m tools.stage $* --steps "$(STEPS)"
+
+diff-%: ## show what step N adds to step N-1 (diff -ru of the two folders)
+	@$(PYTHON) -m tools.stepdiff $* --steps "$(STEPS)"
+
+strace-%: setup ## run step N under strace -f and summarise how it waits
+	@$(PY) -m tools.strace_demo $* --steps "$(STEPS)"
+
+check-%: setup ## grade step N (of STEPS=..., default steps/) with its tests
+	@$(PY) -m tools.grade $* --steps "$(STEPS)"
+
+test: setup ## everything: lint, every grader, the Makefile targets, the strace demos, ...
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest
+
+lint: setup ## ruff check and ruff format --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup ## reformat the code with ruff
+	$(VENV)/bin/ruff format .
+
+demo: setup ## the whole talk's pipeline, newest step
+	@$(PY) -m tools.demo
+
+bus: ## start a private dbus-daemon in run/bus/ and print its export line
+	@$(PYTHON) -m tools.bus start
+
+bus-stop: ## stop the private dbus-daemon of `make bus`
+	@$(PYTHON) -m tools.bus stop
+
+monitor: ## watch the private bus (busctl monitor) in a second terminal
+	@DBUS_SESSION_BUS_ADDRESS="$$($(PYTHON) -m tools.bus address)" || { echo "no private bus: run make bus (or make step-6) first" >&2; exit 1; }; \
+	  export DBUS_SESSION_BUS_ADDRESS; exec busctl --user monitor org.example.Incoming
+
+clean: ## remove the run/ and build/ outputs (keeps .venv)
+	rm -rf run build .pytest_cache .ruff_cache
+
+-include mk/*.mk

@@ -1,0 +1,250 @@
+"""`make step-N`: run step N for the audience, with everything it needs.
+
+    python3 -m tools.stage N [--steps DIR] [--seconds S] [--no-tmux]
+
+Starts the step's receiver on the socket names from steps/steps.toml, a feeder
+that sends real data to them (tools/feeder.py), the step's client if it has one,
+and a private D-Bus daemon for the steps that need a bus (BUS=session uses yours).
+On a terminal with tmux, each program gets a pane and the bottom one is an
+interactive sender; otherwise their output is interleaved here, each line
+prefixed with the program's name. Ctrl-C (or --seconds) stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from tools import bus, table
+
+READY_TIMEOUT = 15.0  # seconds for the receiver to say "listening on" for each socket
+
+
+class Relay(threading.Thread):
+    """Copies a child's output to ours, prefixed, and counts its "listening on" lines."""
+
+    def __init__(self, name: str, process: subprocess.Popen[str], ready_after: int) -> None:
+        super().__init__(daemon=True)
+        self.prefix = f"{name:>8} | "
+        self.process = process
+        self.ready_after = ready_after
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        assert self.process.stdout is not None
+        listening = 0
+        for line in self.process.stdout:
+            print(self.prefix + line, end="", flush=True)
+            listening += line.startswith("listening on")
+            if listening >= self.ready_after:
+                self.ready.set()
+        self.ready.set()  # the program ended: nobody is going to wait any longer
+
+
+def start(name: str, argv: list[str], cwd: Path, env: dict[str, str], ready_after: int = 0):
+    process = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+    )
+    relay = Relay(name, process, ready_after)
+    relay.start()
+    return process, relay
+
+
+def stop(processes: list[subprocess.Popen[str]]) -> None:
+    """SIGTERM ends every step program cleanly (it removes its socket files)."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def bus_for(step: table.Step) -> Iterator[dict[str, str]]:
+    """The environment for the step: with a private bus if it needs one."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if "bus" not in step.needs or os.environ.get("BUS", "private") == "session":
+        yield env
+        return
+    with bus.private_bus() as private:
+        print(f"private bus: {bus.ENV_VAR}={private.address}", flush=True)
+        yield {**env, bus.ENV_VAR: private.address}
+
+
+def run_plain(step: table.Step, folder: Path, env: dict[str, str], seconds: float | None) -> int:
+    python = sys.executable
+    receiver, relay = start(
+        "receiver", [python, "receiver.py", *step.sockets], folder, env, len(step.sockets)
+    )
+    processes = [receiver]
+    try:
+        if not relay.ready.wait(READY_TIMEOUT) or receiver.poll() is not None:
+            receiver.wait(timeout=5)
+            print(f"stage: the receiver ended (exit status {receiver.returncode})", file=sys.stderr)
+            return receiver.returncode or 1
+        feeder = subprocess.Popen(
+            [python, "-m", "tools.feeder", *step.sockets],
+            cwd=table.ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
+        processes.append(feeder)
+        if step.client:
+            processes.append(start("client", [python, step.client], folder, env)[0])
+        sender = Path(os.path.relpath(folder, Path.cwd())) / "sender.py"
+        print(
+            f"stage: type your own: python3 {sender} {step.sockets[0]}   (Ctrl-C stops)", flush=True
+        )
+        receiver.wait(timeout=seconds)
+    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        pass
+    finally:
+        stop(processes)
+        relay.join(timeout=5)
+    return 0
+
+
+def run_tmux(step: table.Step, folder: Path, env: dict[str, str]) -> int:
+    """One pane per program, the bottom one an interactive sender; leave with Ctrl-b d."""
+    session = f"incoming-step-{step.n}"
+    python = shlex.quote(sys.executable)
+    sockets = " ".join(shlex.quote(s) for s in step.sockets)
+    tmux = ["tmux"]
+    subprocess.run([*tmux, "kill-session", "-t", session], stderr=subprocess.DEVNULL)
+    env_args = [f"-e{bus.ENV_VAR}={env[bus.ENV_VAR]}"] if bus.ENV_VAR in env else []
+    subprocess.run(
+        [
+            *tmux,
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-c",
+            str(folder),
+            *env_args,
+            f"{python} receiver.py {sockets}",
+        ],
+        check=True,
+    )
+    subprocess.run([*tmux, "set-option", "-t", session, "remain-on-exit", "on"], check=True)
+    if step.client:
+        subprocess.run(
+            [
+                *tmux,
+                "split-window",
+                "-h",
+                "-t",
+                session,
+                "-c",
+                str(folder),
+                *env_args,
+                f"{python} {step.client}",
+            ],
+            check=True,
+        )
+    subprocess.run(
+        [
+            *tmux,
+            "split-window",
+            "-v",
+            "-f",
+            "-l",
+            "30%",
+            "-t",
+            session,
+            "-c",
+            str(folder),
+            *env_args,
+            f"{python} sender.py {shlex.quote(step.sockets[0])}",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            *tmux,
+            "set-option",
+            "-t",
+            session,
+            "status-right",
+            f"step {step.n}: {step.title} | Ctrl-b d: stop",
+        ],
+        check=True,
+    )
+    feeder = subprocess.Popen(
+        [sys.executable, "-m", "tools.feeder", *step.sockets],
+        cwd=table.ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        subprocess.run([*tmux, "attach-session", "-t", session])
+    finally:
+        # remain-on-exit keeps panes alive: send them Ctrl-C, then end the session
+        for pane in ("0", "1", "2"):
+            subprocess.run(
+                [*tmux, "send-keys", "-t", f"{session}.{pane}", "C-c"], stderr=subprocess.DEVNULL
+            )
+        subprocess.run([*tmux, "kill-session", "-t", session], stderr=subprocess.DEVNULL)
+        stop([feeder])
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="make step-N", description=__doc__.splitlines()[0])
+    parser.add_argument("n", help="the step number")
+    parser.add_argument(
+        "--steps", default=None, help="the steps folder (default: $STEPS or steps/)"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=float(os.environ.get("DURATION") or 0),
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
+    parser.add_argument("--no-tmux", action="store_true", help="never use tmux panes")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    step = table.get(args.n)
+    folder = step.folder(args.steps)
+    if not folder.is_dir():
+        print(f"stage: {folder}: no such folder for step {step.n}", file=sys.stderr)
+        return 1
+    print(f"step {step.n}: {step.title}. {step.idea}", flush=True)
+    use_tmux = (
+        sys.stdout.isatty()
+        and shutil.which("tmux")
+        and not os.environ.get("TMUX")
+        and not args.no_tmux
+        and not args.seconds
+    )
+    try:
+        with bus_for(step) as env:
+            if use_tmux:
+                return run_tmux(step, folder, env)
+            return run_plain(step, folder, env, args.seconds or None)
+    except bus.BusError as error:
+        print(f"stage: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Checks the system tools a group of targets needs; installs the missing ones
+# with apt when run as root on Debian/Ubuntu, else prints the command to run.
+#   tools/system-deps.sh core [vm] [slides] [sniff] [bench]
+# Each line below: group, the command to look for, the Debian package, the Fedora package.
+set -eu
+table='
+core dbus-daemon dbus-daemon dbus-daemon
+core busctl systemd systemd
+core strace strace strace
+core tmux tmux tmux
+'
+missing_deb= ; missing_rpm=
+for group in "$@"; do
+  while read -r g cmd deb rpm; do
+    [ "$g" = "$group" ] || continue
+    command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || {
+      missing_deb="$missing_deb $deb"; missing_rpm="$missing_rpm $rpm"; }
+  done <<EOT
+$table
+$(cat "$(dirname "$0")"/system-deps.d/*.txt 2>/dev/null || true)
+EOT
+done
+[ -z "$missing_deb" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing system packages:$missing_deb" >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing_deb >/dev/null
+  exit 0
+fi
+echo "missing system tools; install them with one of:" >&2
+echo "  sudo apt install$missing_deb" >&2
+echo "  sudo dnf install$missing_rpm" >&2
+exit 1
