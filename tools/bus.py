@@ -26,7 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / "run" / "bus"
 ENV_VAR = "DBUS_SESSION_BUS_ADDRESS"
-NO_DAEMON = "dbus-daemon not found: install it (Debian/Ubuntu: apt install dbus-daemon; Fedora: dnf install dbus-daemon)"
+NO_DAEMON = (
+    "dbus-daemon not found: install it"
+    " (Debian/Ubuntu: apt install dbus-daemon; Fedora: dnf install dbus-daemon)"
+)
 
 
 class BusError(RuntimeError):
@@ -61,22 +64,21 @@ def start(folder: Path, detach: bool = False) -> Bus:
         folder = Path(tempfile.mkdtemp(prefix="incoming-bus-"))
         socket_path = folder / "socket"
     socket_path.unlink(missing_ok=True)
-    log = open(folder / "daemon.log", "ab")  # its warnings are not the talk's business
-    process = subprocess.Popen(
-        [
-            daemon,
-            "--session",
-            "--nofork",
-            "--nopidfile",
-            "--print-address=1",
-            f"--address=unix:path={socket_path}",
-        ],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        stderr=log,
-        start_new_session=detach,  # `make bus`: outlive the command that started it
-    )
-    log.close()
+    with open(folder / "daemon.log", "ab") as log:  # its warnings are not the talk's business
+        process = subprocess.Popen(
+            [
+                daemon,
+                "--session",
+                "--nofork",
+                "--nopidfile",
+                "--print-address=1",
+                f"--address=unix:path={socket_path}",
+            ],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=detach,  # `make bus`: outlive the command that started it
+        )
     assert process.stdout is not None
     address = process.stdout.readline().decode().strip()  # printed once it listens
     process.stdout.close()
@@ -131,9 +133,8 @@ def cmd_stop() -> int:
 def cmd_run(argv: list[str]) -> int:
     if not argv:
         raise BusError("usage: bus.py run -- COMMAND [ARGS...]")
-    with private_bus() as bus:
-        with contextlib.suppress(KeyboardInterrupt):
-            return subprocess.run(argv, env=bus.env).returncode
+    with private_bus() as bus, contextlib.suppress(KeyboardInterrupt):
+        return subprocess.run(argv, env=bus.env).returncode
     return 130
 
 

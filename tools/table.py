@@ -1,4 +1,4 @@
-"""The steps table (steps/steps.toml), read by the Makefile's tools, the tests, notebooks and slides."""
+"""The steps table, steps/steps.toml: read by the tools, the tests, notebooks and slides."""
 
 from __future__ import annotations
 
