@@ -11,6 +11,11 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 export STEPS BUS DURATION
 
+# Each area's own targets live in mk/*.mk (included here, so `make help` lists them too).
+# An area whose tests need more than the venv adds its setup target to TEST_SETUP.
+TEST_SETUP :=
+include $(wildcard mk/*.mk)
+
 .DEFAULT_GOAL := help
 .PHONY: help setup system step-% diff-% strace-% check-% test lint format demo bus bus-stop monitor clean
 
@@ -40,7 +45,7 @@ strace-%: setup ## run step N under strace -f and summarise how it waits
 check-%: setup ## grade step N (of STEPS=..., default steps/) with its tests
 	@$(PY) -m tools.grade $* --steps "$(STEPS)"
 
-test: setup ## everything: lint, every grader, the Makefile targets, the strace demos, ...
+test: setup $(TEST_SETUP) ## everything: lint, every grader, the Makefile targets, the strace demos, ...
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -68,4 +73,3 @@ monitor: ## watch the private bus (busctl monitor) in a second terminal
 clean: ## remove the run/ and build/ outputs (keeps .venv)
 	rm -rf run build .pytest_cache .ruff_cache
 
--include mk/*.mk
