@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Step 05: a GPIO interrupt in the same event loop.
+
+New in this step: a source that is not a socket. Anything with a file
+descriptor is one more task on the loop: a GPIO line's edge events (libgpiod v2)
+arrive on its line request's fd, so the loop waits on it as on the sockets.
+No GPIO here? `--gpio sim` (the default) is a simulated line, and says so.
+
+Run:    python3 receiver.py load sine --gpio gpiochip0:17    (a real line)
+        python3 receiver.py load sine                         (a simulated one)
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import timedelta
+
+import dgram
+import gpiod
+import simulated_gpio
+from gpiod.line import Edge
+
+
+async def wait_readable(fd):
+    """Suspend the calling task until the event loop sees fd become readable."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    loop.add_reader(fd, readable.set_result, None)
+    try:
+        await readable
+    finally:
+        loop.remove_reader(fd)
+
+
+async def receive(name, sock):
+    while True:
+        await wait_readable(sock.fileno())
+        data, _, flags, _ = sock.recvmsg(dgram.MAX_SIZE)  # ready: returns at once
+        print(f"{name}: {dgram.describe(data, flags)}", flush=True)
+
+
+def open_gpio(spec):
+    """A gpiod line request for CHIP:LINE (or the simulated line), and its name."""
+    if spec == "sim":
+        print("gpio: a simulated line (a timer thread, not hardware)", flush=True)
+        return simulated_gpio.SimulatedLine(), "simulated:0"
+    chip, _, line = spec.rpartition(":")
+    path = chip if chip.startswith("/") else f"/dev/{chip}"
+    debounce = timedelta(milliseconds=1)  # a real button bounces; raise this for one
+    settings = gpiod.LineSettings(edge_detection=Edge.BOTH, debounce_period=debounce)
+    try:
+        request = gpiod.request_lines(path, consumer="incoming", config={line: settings})
+    except (OSError, ValueError) as error:  # no such chip or line, busy, no permission
+        reason = getattr(error, "strerror", None) or error
+        print(f"gpio: {spec}: {reason} (want CHIP:LINE, e.g. gpiochip0:17)", file=sys.stderr)
+        return None, None
+    return request, f"{os.path.basename(path)}:{line}"
+
+
+async def watch(name, line):
+    while True:
+        await wait_readable(line.fd)
+        for event in line.read_edge_events():
+            edge = "rising" if event.event_type is event.Type.RISING_EDGE else "falling"
+            print(f"{name}: {edge} [{event.timestamp_ns} ns]", flush=True)
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("names", nargs="*", default=["incoming"])
+    parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
+    args = parser.parse_args()
+    names = args.names
+    paths = [dgram.path_for(name) for name in names]
+    sockets = [dgram.bind(path) for path in paths]
+    for path in paths:
+        print(f"listening on {path}", flush=True)
+    line, line_name = open_gpio(args.gpio)
+    try:
+        tasks = [asyncio.create_task(receive(n, s)) for n, s in zip(names, sockets)]
+        if line is not None:
+            tasks.append(asyncio.create_task(watch(line_name, line)))
+        await asyncio.gather(*tasks)  # `tasks` keeps them referenced while they run
+    finally:
+        for path in paths:
+            os.unlink(path)
+
+
+if __name__ == "__main__":
+    dgram.stop_on_signals()
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
