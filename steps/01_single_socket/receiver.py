@@ -26,8 +26,8 @@ def main():
     path = dgram.path_for(name)
     sock = dgram.bind(path)
     dgram.stop_on_signals()
-    print(f"listening on {path}", flush=True)
     try:
+        print(f"listening on {path}", flush=True)
         receive(name, sock)
     except KeyboardInterrupt:
         pass

@@ -27,10 +27,10 @@ def main():
     paths = [dgram.path_for(name) for name in names]
     sockets = [dgram.bind(path) for path in paths]
     dgram.stop_on_signals()
-    for name, path, sock in zip(names, paths, sockets):
-        threading.Thread(target=receive, args=(name, sock), daemon=True).start()
-        print(f"listening on {path}", flush=True)
     try:
+        for name, path, sock in zip(names, paths, sockets):
+            threading.Thread(target=receive, args=(name, sock), daemon=True).start()
+            print(f"listening on {path}", flush=True)
         threading.Event().wait()  # the main thread has nothing left to do
     except KeyboardInterrupt:
         pass

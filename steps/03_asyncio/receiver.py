@@ -40,8 +40,8 @@ async def main():
     name = sys.argv[1] if len(sys.argv) > 1 else "incoming"
     path = dgram.path_for(name)
     sock = dgram.bind(path)
-    print(f"listening on {path}", flush=True)
     try:
+        print(f"listening on {path}", flush=True)
         task = asyncio.create_task(receive(name, sock))
         await task
     finally:

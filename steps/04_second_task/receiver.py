@@ -39,9 +39,9 @@ async def main():
     names = sys.argv[1:] or ["incoming"]
     paths = [dgram.path_for(name) for name in names]
     sockets = [dgram.bind(path) for path in paths]
-    for path in paths:
-        print(f"listening on {path}", flush=True)
     try:
+        for path in paths:
+            print(f"listening on {path}", flush=True)
         tasks = [asyncio.create_task(receive(n, s)) for n, s in zip(names, sockets)]
         await asyncio.gather(*tasks)  # `tasks` keeps them referenced while they run
     finally:

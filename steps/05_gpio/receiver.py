@@ -74,10 +74,10 @@ async def main():
     names = args.names
     paths = [dgram.path_for(name) for name in names]
     sockets = [dgram.bind(path) for path in paths]
-    for path in paths:
-        print(f"listening on {path}", flush=True)
-    line, line_name = open_gpio(args.gpio)
     try:
+        for path in paths:
+            print(f"listening on {path}", flush=True)
+        line, line_name = open_gpio(args.gpio)
         tasks = [asyncio.create_task(receive(n, s)) for n, s in zip(names, sockets)]
         if line is not None:
             tasks.append(asyncio.create_task(watch(line_name, line)))

@@ -1,0 +1,48 @@
+"""Fixtures for the graders: the step a grader module is about (its STEP), and its receiver."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Program, python
+from tools import bus, table
+
+Start = Callable[..., Program]
+
+
+@pytest.fixture
+def step(request: pytest.FixtureRequest, step_folder: Callable[[int], Path]) -> Path:
+    """The folder of the step this grader module is about (its STEP)."""
+    return step_folder(request.module.STEP)
+
+
+@pytest.fixture
+def step_env(
+    request: pytest.FixtureRequest, tmp_path: Path, runtime_dir: Path
+) -> Iterator[dict[str, str]]:
+    """os.environ, plus a private session bus for the steps that need one."""
+    if "bus" not in table.get(request.module.STEP).needs:
+        yield dict(os.environ)
+        return
+    with bus.private_bus(tmp_path / "bus") as private:
+        yield private.env
+
+
+@pytest.fixture
+def receiver(
+    step: Path, step_env: dict[str, str], runtime_dir: Path, programs: list[Program]
+) -> Start:
+    """receiver(*names_or_paths): start the step's receiver; return once it listens on all."""
+
+    def start(*names: str | Path, extra: tuple[str, ...] = ()) -> Program:
+        program = python(step / "receiver.py", *names, *extra, env=step_env)
+        programs.append(program)
+        for _ in names or ["incoming"]:
+            program.expect(r"^listening on ")
+        return program
+
+    return start
