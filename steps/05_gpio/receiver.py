@@ -19,7 +19,7 @@ from datetime import timedelta
 import dgram
 import gpiod
 import simulated_gpio
-from gpiod.line import Edge
+from gpiod.line import Clock, Edge
 
 
 async def wait_readable(fd):
@@ -47,8 +47,11 @@ def open_gpio(spec):
         return simulated_gpio.SimulatedLine(), "simulated:0"
     chip, _, line = spec.rpartition(":")
     path = chip if chip.startswith("/") else f"/dev/{chip}"
-    debounce = timedelta(milliseconds=1)  # a real button bounces; raise this for one
-    settings = gpiod.LineSettings(edge_detection=Edge.BOTH, debounce_period=debounce)
+    settings = gpiod.LineSettings(
+        edge_detection=Edge.BOTH,
+        debounce_period=timedelta(milliseconds=1),  # a real button bounces: raise this for one
+        event_clock=Clock.REALTIME,  # timestamps in ns since the epoch, like time.time_ns()
+    )
     try:
         request = gpiod.request_lines(path, consumer="incoming", config={line: settings})
     except (OSError, ValueError) as error:  # no such chip or line, busy, no permission

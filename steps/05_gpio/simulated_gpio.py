@@ -29,7 +29,7 @@ class SimulatedLine:
         edge = RISING
         while True:
             time.sleep(period)  # the button's own clock, like a finger on hardware
-            os.write(self._button, RECORD.pack(time.monotonic_ns(), edge.value))
+            os.write(self._button, RECORD.pack(time.time_ns(), edge.value))
             edge = FALLING if edge is RISING else RISING
 
     def read_edge_events(self):
