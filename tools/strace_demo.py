@@ -1,0 +1,706 @@
+"""`make strace-N`: watch step N's receiver wait, under `strace -f`.
+
+    python3 -m tools.strace_demo N [--steps DIR] [--messages K] [--trace FILE] [--save]
+
+Runs step N's receiver on its sockets (from steps/steps.toml; the files go to a
+temporary folder) under `strace -f`, traced for the calls a program waits in
+(recvmsg, epoll_wait, poll, select, futex) and the ones that start threads.
+Once it listens, sends K datagrams to each socket, one at a time, waiting for
+the receiver to print each; then waits until every thread sits in a system
+call, and stops it with SIGINT as Ctrl-C would. It prints a short excerpt of
+the trace and a summary of where each thread (pid) waited, and how often:
+
+    step 02: 3 threads: the main thread waits (futex),
+             2 threads each blocked in their own recvmsg
+    step 04: 1 thread, 15 epoll_wait calls,
+             recvmsg only after epoll_wait reported the socket readable
+
+The last block it prints, the pattern, leaves out what changes from run to run
+(pids, times, counts). --save writes the output to tests/strace/step-NN.txt, the
+reference whose pattern tests/test_strace_demo.py compares with a live run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import bus, table
+
+REFERENCE_DIR = table.ROOT / "tests" / "strace"
+PATTERN_HEADER = "pattern (what tests/test_strace_demo.py compares with the reference):"
+MESSAGES = 3  # datagrams per socket
+START_TIMEOUT = 30.0  # seconds for the receiver to listen on all its sockets, under strace
+TIMEOUT = 10.0  # seconds for anything else: a datagram printed, every thread waiting, exit
+EXCERPT_LINES = 24
+
+RECV = ("recvmsg", "recvfrom", "recvmmsg")
+LOOP = ("epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6")
+TRACED = (*RECV, *LOOP, "futex", "clone", "clone3")
+# The same wait under another name on some architectures (aarch64 has no epoll_wait).
+SAME_AS = {"epoll_pwait": "epoll_wait", "epoll_pwait2": "epoll_wait", "ppoll": "poll"}
+SAME_AS |= {"pselect6": "select"}
+INTERRUPTED = {"EINTR", "ERESTARTSYS", "ERESTARTNOHAND", "ERESTARTNOINTR", "ERESTART_RESTARTBLOCK"}
+NO_STRACE = (
+    "strace not found: install it (Debian/Ubuntu: apt install strace; Fedora: dnf install strace)"
+)
+
+
+class DemoError(Exception):
+    """The demo could not run; the message is one line (or a few) for the user."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the receiver under strace
+
+
+class Lines:
+    """The lines a child prints, read by a thread, waited for with a timeout."""
+
+    def __init__(self, stream) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream) -> None:
+        for line in stream:
+            self.seen.append(line.rstrip("\n"))
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def expect(self, pattern: str, timeout: float, what: str) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise DemoError(f"no {what} within {timeout:.0f}s") from None
+            if line is None:
+                self._queue.put(None)
+                raise DemoError(f"the receiver ended before {what}")
+            if re.search(pattern, line):
+                return line
+
+
+@dataclass
+class Recording:
+    trace: str  # strace's output, as it wrote it
+    pid: int  # the receiver's (its main thread's)
+    names: dict[str, str]  # socket path -> the name the steps table gives it
+    stop_signal: str
+    stdout: list[str]
+
+
+def child_of(parent: int) -> int | None:
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(entry.path, "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                    return int(entry.name)
+    return None
+
+
+def waiting_threads(pid: int) -> tuple[str, ...] | None:
+    """Each thread's system call number if all of them sleep in one, else None."""
+    where = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+        task = Path(f"/proc/{pid}/task/{tid}")
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            syscall = (task / "syscall").read_text().split()[0]
+        except (OSError, IndexError):
+            return None
+        if state != "S" or not syscall.isdigit():
+            return None
+        where.append(f"{tid}:{syscall}")
+    return tuple(where)
+
+
+def wait_until_all_wait(pid: int, timeout: float) -> None:
+    """Until every thread sleeps in a system call, the same one on two looks in a row."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        now = waiting_threads(pid)
+        if now is not None and now == last:
+            return
+        last = now
+        time.sleep(0.02)  # polling /proc: there is no event to wait on
+    raise DemoError(f"the receiver's threads were still busy after {timeout:.0f}s")
+
+
+@contextlib.contextmanager
+def environment(step: table.Step, folder: Path) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """The receiver's environment (with a private bus if it needs one) and extra fd names."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if "bus" not in step.needs:
+        yield env, {}
+        return
+    try:
+        with bus.private_bus(folder / "bus") as private:
+            yield {**private.env, "PYTHONUNBUFFERED": "1"}, {str(private.folder / "socket"): "bus"}
+    except bus.BusError as error:
+        raise DemoError(str(error)) from None
+
+
+def record(
+    step: table.Step, folder: Path, messages: int = MESSAGES, stop: int = signal.SIGINT
+) -> Recording:
+    """Run step's receiver (from folder) under strace, send it datagrams, stop it."""
+    strace = shutil.which("strace")
+    if strace is None:
+        raise DemoError(NO_STRACE)
+    if not (folder / "receiver.py").is_file():
+        raise DemoError(f"step {step.n}: no {folder / 'receiver.py'}")
+    if not step.sockets:
+        raise DemoError(f"step {step.n} has no sockets in steps/steps.toml to send to")
+    with (
+        tempfile.TemporaryDirectory(prefix="strace-demo-") as tmp,
+        environment(step, Path(tmp)) as (env, extra_names),
+    ):
+        names = {os.path.join(tmp, name): name for name in step.sockets} | extra_names
+        trace_file = Path(tmp, "trace")
+        argv = [
+            strace,
+            "-f",  # follow the threads (and any child)
+            "--seccomp-bpf",  # stop only for the traced calls: much less slow-down
+            "-qq",
+            "-tt",  # wall-clock times, to the microsecond
+            "-yy",  # file descriptors with what they are: 3<UNIX:[inode,"path"]>
+            "-s64",
+            "-e",
+            "trace=" + ",".join(TRACED),
+            "-e",
+            "signal=SIGINT,SIGTERM",
+            "-o",
+            str(trace_file),
+            sys.executable,
+            "receiver.py",
+            *(os.path.join(tmp, name) for name in step.sockets),
+        ]
+        process = subprocess.Popen(
+            argv,
+            cwd=folder,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
+        )
+        assert process.stdout is not None and process.stderr is not None
+        stdout, stderr = Lines(process.stdout), Lines(process.stderr)
+        try:
+            try:
+                for name in step.sockets:
+                    stdout.expect(
+                        rf"^listening on .*{re.escape(name)}$",
+                        START_TIMEOUT,
+                        f"'listening on {name}'",
+                    )
+                pid = child_of(process.pid)
+                if pid is None:
+                    raise DemoError("the receiver ended")
+                with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                    for i in range(1, messages + 1):
+                        for name in step.sockets:
+                            payload = f"{name} {i}"
+                            sock.sendto(payload.encode(), os.path.join(tmp, name))
+                            stdout.expect(re.escape(payload) + "$", TIMEOUT, f"'{payload}' printed")
+                wait_until_all_wait(pid, TIMEOUT)
+                os.kill(pid, stop)
+                process.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                error = DemoError(f"the receiver did not end within {TIMEOUT:.0f}s of the signal")
+                raise error from None
+            except (DemoError, OSError) as error:
+                tail = "\n".join("  " + line for line in (stdout.seen + stderr.seen)[-8:])
+                raise DemoError(f"step {step.n}: {error}" + (f"\n{tail}" if tail else "")) from None
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        return Recording(
+            trace_file.read_text(errors="replace"),
+            pid,
+            names,
+            signal.Signals(stop).name,
+            stdout.seen,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the trace
+
+LINE = re.compile(r"^(\d+)\s+(\d+):(\d+):(\d+\.\d+) (.*)$")
+UNFINISHED = " <unfinished ...>"
+
+
+@dataclass
+class Call:
+    pid: int
+    name: str
+    args: str
+    start: int  # index of the line where it began
+    end: int | None = None  # index of the line where it returned (None: never did)
+    result: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        words = (self.result or "").split()
+        return words[1] if len(words) > 1 and re.fullmatch(r"E[A-Z_]+", words[1]) else None
+
+    @property
+    def value(self) -> int | None:
+        words = (self.result or "").split()
+        return int(words[0]) if words and re.fullmatch(r"-?\d+", words[0]) else None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.result is None or self.result.startswith("?") or self.error in INTERRUPTED
+
+    def arg(self, i: int) -> str:
+        parts = split_args(self.args)
+        return parts[i] if i < len(parts) else ""
+
+
+@dataclass
+class Line:
+    pid: int
+    time: float
+    text: str
+    call: Call | None = None
+    signal: str | None = None
+
+
+def split_args(text: str) -> list[str]:
+    """Top-level comma-separated arguments: commas in brackets or strings do not count."""
+    parts, depth, quoted, current = [], 0, False, []
+    chars = iter(text)
+    for char in chars:
+        current.append(char)
+        if quoted:
+            if char == "\\":
+                current.append(next(chars, ""))
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append("".join(current[:-1]).strip())
+            current = []
+    parts.append("".join(current).strip())
+    return parts
+
+
+def parse(trace: str) -> list[Line]:
+    """strace -f -tt output, each call's begin and end joined up (they may be lines apart)."""
+    lines: list[Line] = []
+    pending: dict[int, Call] = {}
+    for raw in trace.splitlines():
+        match = LINE.match(raw)
+        if not match:
+            continue
+        pid = int(match[1])
+        seconds = int(match[2]) * 3600 + int(match[3]) * 60 + float(match[4])
+        body = match[5]
+        line = Line(pid, seconds, body)
+        index = len(lines)
+        lines.append(line)
+        if body.startswith("---"):
+            line.signal = body.split()[1]
+        elif body.startswith("<..."):
+            resumed = re.match(r"<\.\.\. (\w+) resumed>(.*)$", body)
+            call = pending.get(pid)
+            if resumed is None or call is None:
+                continue
+            line.call = call
+            rest = resumed[2].replace(UNFINISHED, "")
+            if ") = " in rest:
+                args, result = rest.rsplit(") = ", 1)
+                call.args = (call.args + " " + args).strip()
+                call.end, call.result = index, result
+                del pending[pid]
+        elif entry := re.match(r"(\w+)\((.*)$", body):
+            name, rest = entry[1], entry[2]
+            if rest.endswith(UNFINISHED):
+                call = Call(pid, name, rest[: -len(UNFINISHED)].strip(), index)
+                pending[pid] = call
+            elif ") = " in rest:
+                args, result = rest.rsplit(") = ", 1)
+                call = Call(pid, name, args, index, index, result)
+            else:
+                continue
+            line.call = call
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# What the trace says
+
+
+@dataclass
+class Thread:
+    pid: int
+    label: str  # "main thread", "thread 1", ...
+    calls: list[Call] = field(default_factory=list)  # those that began before the stop
+    waits_in: Call | None = None  # the call it sat in when the signal came
+    datagrams: Counter[str] = field(default_factory=Counter)  # socket name -> datagrams
+    recv_calls: Counter[str] = field(default_factory=Counter)  # recv call name -> calls
+    loop_calls: Counter[str] = field(default_factory=Counter)  # epoll_wait & co. -> calls
+    loop_blocking: int = 0  # of those, the ones allowed to wait (timeout not 0)
+    loop_ready: int = 0  # of those, the ones that reported a socket readable
+    futex_waits: int = 0
+    recv_after_ready: bool | None = None  # None: it never used an event loop call
+
+
+@dataclass
+class Analysis:
+    threads: list[Thread]
+    fd_names: dict[int, str]
+    stop: int  # index of the stop signal's line
+    lines: list[Line]
+
+    @property
+    def main(self) -> Thread:
+        return self.threads[0]
+
+
+TIMEOUT_ARG = {"epoll_wait": 3, "epoll_pwait": 3, "epoll_pwait2": 3, "select": 4, "pselect6": 4}
+
+
+def readable(call: Call) -> set[int]:
+    """The file descriptors an event loop call reported ready."""
+    if call.name.startswith("epoll"):  # the events array it filled: data={u32=fd, ...}
+        return {int(fd) for fd in re.findall(r"u32=(\d+)", call.arg(1))}
+    if "poll" in call.name:  # = 1 ([{fd=5, revents=POLLIN}])
+        return {int(fd) for fd in re.findall(r"fd=(\d+), revents=", call.result or "")}
+    found = re.search(r"in \[([\d ]+)\]", call.result or "")  # select: = 1 (in [5])
+    return {int(fd) for fd in found[1].split()} if found else set()
+
+
+def fd_of(arg: str) -> int | None:
+    match = re.match(r"(\d+)", arg)
+    return int(match[1]) if match else None
+
+
+def fd_names_in(calls: list[Call], names: dict[str, str]) -> dict[int, str]:
+    """Which file descriptor is which socket: strace -yy prints 3<UNIX:[inode,"path"]>."""
+    found = {}
+    for call in calls:
+        for fd, path in re.findall(r'(\d+)<UNIX[-\w]*:\[[^\]"]*"((?:[^"\\]|\\.)*)"\]>', call.args):
+            for known, name in names.items():
+                if path == known or path.lstrip("@") == known:
+                    found[int(fd)] = name
+    return found
+
+
+def wait_name(call: Call, fd_names: dict[int, str]) -> str:
+    """'recvmsg on load', 'epoll_wait', 'futex': the call, and the socket it waits on."""
+    name = SAME_AS.get(call.name, call.name)
+    fd = fd_of(call.arg(0)) if call.name in RECV else None
+    return f"{name} on {fd_names[fd]}" if fd in fd_names else name
+
+
+def analyse(recording: Recording) -> Analysis:
+    lines = parse(recording.trace)
+    calls = list({id(line.call): line.call for line in lines if line.call}.values())
+    fd_names = fd_names_in(calls, recording.names)
+    # The receiver's threads: its main thread, and every thread a thread of it started.
+    group = {recording.pid: "main thread"}
+    for call in calls:
+        started = call.name.startswith("clone") and "CLONE_THREAD" in call.args
+        if started and call.pid in group and (call.value or 0) > 0:
+            group[call.value or 0] = f"thread {len(group)}"
+    stop = next(
+        (i for i, ln in enumerate(lines) if ln.signal == recording.stop_signal and ln.pid in group),
+        len(lines),
+    )
+    threads = {pid: Thread(pid, label) for pid, label in group.items()}
+    for call in calls:
+        if call.pid in threads and call.start < stop:
+            threads[call.pid].calls.append(call)
+    for thread in threads.values():
+        ready: set[int] = set()
+        for call in thread.calls:
+            if call.name in LOOP:
+                thread.loop_calls[call.name] += 1
+                timeout = call.arg(TIMEOUT_ARG.get(call.name, 2))
+                thread.loop_blocking += timeout not in ("0", "{tv_sec=0, tv_nsec=0}")
+                if (call.value or 0) > 0:
+                    thread.loop_ready += 1
+                    ready |= readable(call)
+                if thread.recv_after_ready is None:
+                    thread.recv_after_ready = True
+            elif call.name in RECV:
+                thread.recv_calls[call.name] += 1
+                fd = fd_of(call.arg(0))
+                if fd in fd_names and call.value is not None and call.value >= 0:
+                    thread.datagrams[fd_names[fd]] += 1
+                    if thread.recv_after_ready is not None:
+                        thread.recv_after_ready &= fd in ready
+                        ready.discard(fd)
+            elif call.name == "futex" and re.search(r"FUTEX_(WAIT|LOCK_PI)", call.arg(1)):
+                thread.futex_waits += 1
+        if thread.calls:
+            last = max(thread.calls, key=lambda c: c.start)
+            if last.end is None or last.end > stop or last.interrupted:
+                thread.waits_in = last
+    ordered = [threads[recording.pid], *sorted(list(threads.values())[1:], key=lambda t: t.pid)]
+    return Analysis(ordered, fd_names, stop, lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# What we print
+
+
+def pattern(analysis: Analysis) -> list[str]:
+    """What must not change from run to run: threads, where each waits, what each receives."""
+    rows = []
+    for thread in analysis.threads:
+        waits = wait_name(thread.waits_in, analysis.fd_names) if thread.waits_in else "nothing"
+        row = f"waits in {waits}"
+        if thread.datagrams:
+            row += "; received from " + ", ".join(sorted(thread.datagrams))
+        rows.append(row)
+    lines = [f"threads: {len(analysis.threads)}", f"main thread: {rows[0]}"]
+    lines += sorted(f"thread: {row}" for row in rows[1:])
+    for thread in analysis.threads:
+        if thread.recv_after_ready is not None and thread.datagrams:
+            loop = SAME_AS.get(thread.loop_calls.most_common(1)[0][0], "epoll_wait")
+            recv = SAME_AS.get(thread.recv_calls.most_common(1)[0][0], "recvmsg")
+            if thread.recv_after_ready:
+                lines.append(f"every {recv} came after {loop} reported its socket readable")
+            else:
+                lines.append(f"some {recv} came before {loop} reported its socket readable")
+    return lines
+
+
+def headline(step: table.Step, analysis: Analysis) -> str:
+    """The talk's point in one line."""
+    main = analysis.main
+    others = analysis.threads[1:]
+    count = len(analysis.threads)
+    if others:
+        main_waits = SAME_AS.get(main.waits_in.name, main.waits_in.name) if main.waits_in else "-"
+        groups = Counter(
+            SAME_AS.get(t.waits_in.name, t.waits_in.name) if t.waits_in else "no traced call"
+            for t in others
+        )
+        parts = []
+        for name, n in groups.items():
+            waiting = [t for t in others if t.waits_in and t.waits_in.name == name]
+            own = {fd_of(t.waits_in.arg(0)) for t in waiting if t.waits_in}
+            if n > 1 and name in RECV and len(own) == n:
+                parts.append(f"{n} threads each blocked in their own {name}")
+            else:
+                parts.append(f"{n} thread{'s' * (n > 1)} blocked in {name}")
+        text = f"{count} threads: the main thread waits ({main_waits}), " + ", ".join(parts)
+    elif main.loop_calls:
+        loop, calls = main.loop_calls.most_common(1)[0]
+        recv = main.recv_calls.most_common(1)[0][0] if main.recv_calls else "recvmsg"
+        text = f"1 thread, {calls} {loop} calls, "
+        if main.recv_after_ready:
+            text += f"{recv} only after {loop} reported the socket readable"
+        else:
+            text += f"but {recv} without {loop} reporting the socket readable"
+    elif main.waits_in:
+        text = f"1 thread, blocked in {wait_name(main.waits_in, analysis.fd_names)}"
+    else:
+        text = f"{count} thread, not waiting in any traced call"
+    return f"step {step.n:02d}: {text}"
+
+
+def thread_line(thread: Thread, analysis: Analysis) -> str:
+    waits = wait_name(thread.waits_in, analysis.fd_names) if thread.waits_in else "nothing traced"
+    lines = [f"  pid {thread.pid}, {thread.label}: waits in {waits}"]
+    for name, calls in thread.loop_calls.items():
+        lines.append(
+            f"      {name} ×{calls}: {thread.loop_blocking} could wait,"
+            f" {thread.loop_ready} reported a socket readable"
+        )
+    for name, calls in thread.recv_calls.items():
+        got = ", ".join(f"{n} from {sock}" for sock, n in sorted(thread.datagrams.items()))
+        lines.append(f"      {name} ×{calls}" + (f": datagrams {got}" if got else ""))
+    if thread.futex_waits:
+        lines.append(f"      futex waits ×{thread.futex_waits}")
+    return "\n".join(lines)
+
+
+MSGHDR = re.compile(  # recvmsg's struct msghdr: just the data
+    r"\{msg_name=[^{}]*msg_iov=\[\{iov_base="
+    r'("(?:[^"\\]|\\.)*"(?:\.\.\.)?)'
+    r", iov_len=\d+\}\][^{}]*\}"
+)
+DECORATED_FD = re.compile(r"(\d+)<(UNIX[-\w]*:\[[^\]]*\]|anon_inode:\[(\w+)\]|[^<>\s]*)>")
+
+
+def compact(line: Line, analysis: Analysis) -> str:
+    """One trace line, shortened: sockets by name, message headers to their data."""
+    text = line.text
+    call = line.call
+    if call and call.name.startswith("clone") and line.signal is None:
+        flags = "{flags=…|CLONE_THREAD|…}" if "CLONE_THREAD" in call.args else "…"
+        return f"{call.name}({flags}) = {call.result}" if call.result else text
+
+    def fd(match: re.Match[str]) -> str:
+        number = int(match[1])
+        if number in analysis.fd_names:
+            return f"{number}<{analysis.fd_names[number]}>"
+        if match[2].startswith(("UNIX", "anon")):
+            return f"{number}<{match[3] or 'socket'}>"
+        return match[0]
+
+    text = DECORATED_FD.sub(fd, text)
+    text = MSGHDR.sub(r"{iov_base=\1, …}", text)
+
+    def event(match: re.Match[str]) -> str:
+        number = int(match[2])
+        name = analysis.fd_names.get(number)
+        return "{" + match[1] + ", " + (f"{number}<{name}>" if name else f"fd {number}") + "}"
+
+    text = re.sub(r"\{events=([\w|]+), data=\{u32=(\d+), u64=\d+\}\}", event, text)
+    text = re.sub(r"futex\(0x[0-9a-f]+, ", "futex(0x…, ", text)
+    text = re.sub(r" \(([A-Z][a-z][^()]*)\)$", "", text)  # "= -1 EINTR (Interrupted system call)"
+    return text if len(text) <= 110 else text[:109] + "…"
+
+
+def excerpt(analysis: Analysis) -> list[str]:
+    """The trace from the first socket wait to the stop, without the lock traffic."""
+    group = {t.pid for t in analysis.threads}
+    parked = {id(t.waits_in) for t in analysis.threads if t.waits_in}
+    chosen = []
+    for index, line in enumerate(analysis.lines):
+        if line.pid not in group:
+            continue
+        call = line.call
+        if line.signal is not None:
+            keep = index == analysis.stop
+        elif call is None:
+            keep = False
+        elif id(call) in parked:
+            keep = True
+        elif call.start >= analysis.stop or call.name == "futex":
+            keep = False
+        elif call.name.startswith("clone"):
+            keep = "CLONE_THREAD" in call.args
+        else:
+            keep = True
+        if keep:
+            chosen.append(line)
+    if not chosen:
+        return ["  (nothing traced)"]
+    start = chosen[0].time
+    rows = [f"  {ln.pid:>7} {ln.time - start:+8.3f}s  {compact(ln, analysis)}" for ln in chosen]
+    if len(rows) > EXCERPT_LINES:
+        head, tail = EXCERPT_LINES * 2 // 3, EXCERPT_LINES // 3
+        skipped = len(rows) - head - tail
+        rows = [*rows[:head], f"  {'':>7} {'':>9}  … {skipped} lines like the ones above …"]
+        rows += [
+            f"  {ln.pid:>7} {ln.time - start:+8.3f}s  {compact(ln, analysis)}"
+            for ln in chosen[-tail:]
+        ]
+    return rows
+
+
+def report(step: table.Step, recording: Recording, messages: int) -> tuple[str, Analysis]:
+    analysis = analyse(recording)
+    sockets = " ".join(step.sockets)
+    out = [
+        f"step {step.n:02d} {step.title}: receiver.py {sockets} under strace -f,"
+        f" {messages} datagram{'s' * (messages != 1)} per socket, then {recording.stop_signal}",
+        "",
+        "trace (pid, seconds, call; sockets by name, futex lock traffic left out):",
+        *excerpt(analysis),
+        "",
+        "summary: " + headline(step, analysis),
+        *(thread_line(thread, analysis) for thread in analysis.threads),
+        "",
+        PATTERN_HEADER,
+        *("  " + row for row in pattern(analysis)),
+    ]
+    return "\n".join(out) + "\n", analysis
+
+
+def reference_path(n: int) -> Path:
+    return REFERENCE_DIR / f"step-{n:02d}.txt"
+
+
+def pattern_in(text: str) -> list[str]:
+    """The pattern block of a saved output."""
+    lines = text.splitlines()
+    if PATTERN_HEADER not in lines:
+        return []
+    rows = []
+    for row in lines[lines.index(PATTERN_HEADER) + 1 :]:
+        if not row.startswith("  "):
+            break
+        rows.append(row.strip())
+    return rows
+
+
+def run(step: table.Step, folder: Path, messages: int = MESSAGES) -> tuple[str, Analysis]:
+    return report(step, record(step, folder, messages), messages)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="make strace-N", description=__doc__.split("\n\n")[0].strip("`")
+    )
+    parser.add_argument("n", type=int, metavar="N", help="the step number")
+    parser.add_argument("--steps", default="", help="the steps folder (default: steps/)")
+    parser.add_argument("--messages", type=int, default=MESSAGES, help="datagrams per socket")
+    parser.add_argument("--trace", type=Path, help="also write strace's own output to this file")
+    parser.add_argument(
+        "--save", action="store_true", help=f"write the output to {REFERENCE_DIR}/step-NN.txt"
+    )
+    args = parser.parse_args(argv)
+    if args.messages < 1:
+        parser.error("--messages must be at least 1")
+    step = table.get(args.n)  # a clear SystemExit for a step that does not exist
+    folder = step.folder(args.steps or None)
+    if not folder.is_dir():
+        print(f"strace-{args.n}: no folder {folder}", file=sys.stderr)
+        return 1
+    try:
+        recording = record(step, folder, args.messages)
+    except DemoError as error:
+        print(f"strace-{args.n}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    text, _ = report(step, recording, args.messages)
+    print(text, end="")
+    if args.trace:
+        args.trace.write_text(recording.trace)
+        print(f"\nstrace's own output: {args.trace}")
+    if args.save:
+        reference_path(step.n).parent.mkdir(parents=True, exist_ok=True)
+        reference_path(step.n).write_text(text)
+        print(f"\nsaved as {reference_path(step.n).relative_to(table.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
