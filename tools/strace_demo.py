@@ -51,11 +51,11 @@ EXCERPT_LINES = 24
 
 RECV = ("recvmsg", "recvfrom", "recvmmsg")
 LOOP = ("epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6")
-TRACED = (*RECV, *LOOP, "futex", "clone", "clone3")
+SLEEP = ("nanosleep", "clock_nanosleep")
+TRACED = (*RECV, *LOOP, *SLEEP, "futex", "clone", "clone3", "connect")
 # The same wait under another name on some architectures (aarch64 has no epoll_wait).
 SAME_AS = {"epoll_pwait": "epoll_wait", "epoll_pwait2": "epoll_wait", "ppoll": "poll"}
 SAME_AS |= {"pselect6": "select"}
-INTERRUPTED = {"EINTR", "ERESTARTSYS", "ERESTARTNOHAND", "ERESTARTNOINTR", "ERESTART_RESTARTBLOCK"}
 NO_STRACE = (
     "strace not found: install it (Debian/Ubuntu: apt install strace; Fedora: dnf install strace)"
 )
@@ -101,7 +101,8 @@ class Lines:
 class Recording:
     trace: str  # strace's output, as it wrote it
     pid: int  # the receiver's (its main thread's)
-    names: dict[str, str]  # socket path -> the name the steps table gives it
+    names: dict[str, str]  # socket path -> its name in the steps table (or "bus")
+    sockets: tuple[str, ...]  # the step's own sockets, the ones we sent datagrams to
     stop_signal: str
     stdout: list[str]
 
@@ -241,6 +242,7 @@ def record(
             trace_file.read_text(errors="replace"),
             pid,
             names,
+            step.sockets,
             signal.Signals(stop).name,
             stdout.seen,
         )
@@ -271,10 +273,6 @@ class Call:
     def value(self) -> int | None:
         words = (self.result or "").split()
         return int(words[0]) if words and re.fullmatch(r"-?\d+", words[0]) else None
-
-    @property
-    def interrupted(self) -> bool:
-        return self.result is None or self.result.startswith("?") or self.error in INTERRUPTED
 
     def arg(self, i: int) -> str:
         parts = split_args(self.args)
@@ -366,7 +364,7 @@ class Thread:
     label: str  # "main thread", "thread 1", ...
     calls: list[Call] = field(default_factory=list)  # those that began before the stop
     waits_in: Call | None = None  # the call it sat in when the signal came
-    datagrams: Counter[str] = field(default_factory=Counter)  # socket name -> datagrams
+    received: Counter[str] = field(default_factory=Counter)  # socket name -> messages
     recv_calls: Counter[str] = field(default_factory=Counter)  # recv call name -> calls
     loop_calls: Counter[str] = field(default_factory=Counter)  # epoll_wait & co. -> calls
     loop_blocking: int = 0  # of those, the ones allowed to wait (timeout not 0)
@@ -379,6 +377,7 @@ class Thread:
 class Analysis:
     threads: list[Thread]
     fd_names: dict[int, str]
+    sockets: tuple[str, ...]  # the step's own
     stop: int  # index of the stop signal's line
     lines: list[Line]
 
@@ -400,19 +399,28 @@ def readable(call: Call) -> set[int]:
     return {int(fd) for fd in found[1].split()} if found else set()
 
 
+def waits_for_something(call: Call) -> bool:
+    if call.name == "futex":
+        return re.search(r"FUTEX_(WAIT|LOCK_PI)", call.arg(1)) is not None
+    return call.name in (*RECV, *LOOP, *SLEEP)
+
+
 def fd_of(arg: str) -> int | None:
     match = re.match(r"(\d+)", arg)
     return int(match[1]) if match else None
 
 
 def fd_names_in(calls: list[Call], names: dict[str, str]) -> dict[int, str]:
-    """Which file descriptor is which socket: strace -yy prints 3<UNIX:[inode,"path"]>."""
+    """Which file descriptor is which socket: strace -yy prints 3<UNIX:[inode,"path"]>,
+    and a client's connect() the path it connects to (the bus)."""
     found = {}
     for call in calls:
-        for fd, path in re.findall(r'(\d+)<UNIX[-\w]*:\[[^\]"]*"((?:[^"\\]|\\.)*)"\]>', call.args):
-            for known, name in names.items():
-                if path == known or path.lstrip("@") == known:
-                    found[int(fd)] = name
+        pairs = re.findall(r'(\d+)<UNIX[-\w]*:\[[^\]"]*"((?:[^"\\]|\\.)*)"\]>', call.args)
+        if call.name == "connect" and (path := re.search(r'sun_path=@?"([^"]*)"', call.args)):
+            pairs.append((call.arg(0), path[1]))
+        for fd, path in pairs:
+            if (number := fd_of(fd)) is not None and path.lstrip("@") in names:
+                found[number] = names[path.lstrip("@")]
     return found
 
 
@@ -457,18 +465,18 @@ def analyse(recording: Recording) -> Analysis:
                 thread.recv_calls[call.name] += 1
                 fd = fd_of(call.arg(0))
                 if fd in fd_names and call.value is not None and call.value >= 0:
-                    thread.datagrams[fd_names[fd]] += 1
-                    if thread.recv_after_ready is not None:
+                    thread.received[fd_names[fd]] += 1
+                    if fd_names[fd] in recording.sockets and thread.recv_after_ready is not None:
                         thread.recv_after_ready &= fd in ready
                         ready.discard(fd)
             elif call.name == "futex" and re.search(r"FUTEX_(WAIT|LOCK_PI)", call.arg(1)):
                 thread.futex_waits += 1
-        if thread.calls:
-            last = max(thread.calls, key=lambda c: c.start)
-            if last.end is None or last.end > stop or last.interrupted:
-                thread.waits_in = last
+        # Where it was when the signal came: its last waiting call (normally it is still in it,
+        # as we sent the signal once every thread slept in a system call).
+        waits = [call for call in thread.calls if waits_for_something(call)]
+        thread.waits_in = waits[-1] if waits else None
     ordered = [threads[recording.pid], *sorted(list(threads.values())[1:], key=lambda t: t.pid)]
-    return Analysis(ordered, fd_names, stop, lines)
+    return Analysis(ordered, fd_names, recording.sockets, stop, lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,13 +489,13 @@ def pattern(analysis: Analysis) -> list[str]:
     for thread in analysis.threads:
         waits = wait_name(thread.waits_in, analysis.fd_names) if thread.waits_in else "nothing"
         row = f"waits in {waits}"
-        if thread.datagrams:
-            row += "; received from " + ", ".join(sorted(thread.datagrams))
+        if ours := sorted(set(thread.received) & set(analysis.sockets)):
+            row += "; received from " + ", ".join(ours)
         rows.append(row)
     lines = [f"threads: {len(analysis.threads)}", f"main thread: {rows[0]}"]
     lines += sorted(f"thread: {row}" for row in rows[1:])
     for thread in analysis.threads:
-        if thread.recv_after_ready is not None and thread.datagrams:
+        if thread.recv_after_ready is not None and set(thread.received) & set(analysis.sockets):
             loop = SAME_AS.get(thread.loop_calls.most_common(1)[0][0], "epoll_wait")
             recv = SAME_AS.get(thread.recv_calls.most_common(1)[0][0], "recvmsg")
             if thread.recv_after_ready:
@@ -541,10 +549,12 @@ def thread_line(thread: Thread, analysis: Analysis) -> str:
             f" {thread.loop_ready} reported a socket readable"
         )
     for name, calls in thread.recv_calls.items():
-        got = ", ".join(f"{n} from {sock}" for sock, n in sorted(thread.datagrams.items()))
-        lines.append(f"      {name} ×{calls}" + (f": datagrams {got}" if got else ""))
+        got = ", ".join(f"{n} from {sock}" for sock, n in sorted(thread.received.items()))
+        lines.append(f"      {name} ×{calls}" + (f": {got}" if got else ""))
     if thread.futex_waits:
         lines.append(f"      futex waits ×{thread.futex_waits}")
+    for name, calls in Counter(c.name for c in thread.calls if c.name in SLEEP).items():
+        lines.append(f"      {name} ×{calls}")
     return "\n".join(lines)
 
 
@@ -582,6 +592,7 @@ def compact(line: Line, analysis: Analysis) -> str:
 
     text = re.sub(r"\{events=([\w|]+), data=\{u32=(\d+), u64=\d+\}\}", event, text)
     text = re.sub(r"futex\(0x[0-9a-f]+, ", "futex(0x…, ", text)
+    text = re.sub(r'sun_path="[^"]*/([^/"]+/[^/"]+)"', r'sun_path="…/\1"', text)  # a temp folder
     text = re.sub(r" \(([A-Z][a-z][^()]*)\)$", "", text)  # "= -1 EINTR (Interrupted system call)"
     return text if len(text) <= 110 else text[:109] + "…"
 
@@ -613,10 +624,10 @@ def excerpt(analysis: Analysis) -> list[str]:
         return ["  (nothing traced)"]
     start = chosen[0].time
     rows = [f"  {ln.pid:>7} {ln.time - start:+8.3f}s  {compact(ln, analysis)}" for ln in chosen]
-    if len(rows) > EXCERPT_LINES:
+    if len(rows) > EXCERPT_LINES + 2:
         head, tail = EXCERPT_LINES * 2 // 3, EXCERPT_LINES // 3
         skipped = len(rows) - head - tail
-        rows = [*rows[:head], f"  {'':>7} {'':>9}  … {skipped} lines like the ones above …"]
+        rows = [*rows[:head], f"  {'':>7} {'':>9}  … {skipped} more lines …"]
         rows += [
             f"  {ln.pid:>7} {ln.time - start:+8.3f}s  {compact(ln, analysis)}"
             for ln in chosen[-tail:]
@@ -697,8 +708,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nstrace's own output: {args.trace}")
     if args.save:
         reference_path(step.n).parent.mkdir(parents=True, exist_ok=True)
-        reference_path(step.n).write_text(text)
-        print(f"\nsaved as {reference_path(step.n).relative_to(table.ROOT)}")
+        reference_path(step.n).write_text(
+            f"# `make strace-{step.n}`, saved by python3 -m tools.strace_demo {step.n} --save.\n"
+            "# tests/test_strace_demo.py compares a live run with the pattern block only.\n\n"
+            + text
+        )
+        print(f"\nsaved as {os.path.relpath(reference_path(step.n))}")
     return 0
 
 
