@@ -1,0 +1,894 @@
+"""`make slides`: the talk's slides, built from slides/*.md and the steps, as an offline HTML deck.
+
+    python3 -m tools.slides build [--out DIR] [--source DIR] [--steps DIR]
+    python3 -m tools.slides serve [--port N]      (localhost only)
+    python3 -m tools.slides pdf [--out FILE]      (headless Chromium prints the deck)
+
+The source is Markdown with Jinja placeholders (slides/README.md lists them): the code on a
+slide is read from the step's file when the deck is built, and a "what changed" slide is
+`make diff-N` (tools/stepdiff.py). The engine, reveal.js, comes from npm, pinned in
+slides/package-lock.json and installed by `make slides-setup` into build/slides-npm/; only
+the files the deck uses are copied next to index.html, so build/slides/ opens from disk
+with no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import base64
+import contextlib
+import fcntl
+import filecmp
+import functools
+import glob as globbing
+import html
+import http.server
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools import table
+
+ROOT = table.ROOT
+SOURCE = ROOT / "slides"
+OUT = ROOT / "build" / "slides"
+NPM = ROOT / "build" / "slides-npm"  # `npm ci` of slides/package.json goes here (ignored)
+REVEAL = NPM / "node_modules" / "reveal.js" / "dist"
+PDF = ROOT / "build" / "slides.pdf"
+
+# The files of reveal.js the deck uses: deck.html links exactly these (vendor/ in the output).
+VENDORED = (
+    "reveal.css",
+    "theme/white.css",
+    "plugin/highlight/monokai.css",
+    "reveal.js",
+    "plugin/highlight.js",
+    "plugin/notes.js",
+)
+LANGUAGES = {".py": "python", ".toml": "toml", ".sh": "bash", ".json": "json", ".xml": "xml"}
+SEPARATOR = "---"  # a line of its own: the next slide
+VERTICAL = "--"  # a line of its own: the next slide below this one
+NOTES = re.compile(r"^Notes?:\s*$", re.MULTILINE)
+SLIDE_ATTRS = re.compile(r"^\s*<!--\s*\.slide:(.*?)-->\s*\n?", re.DOTALL)
+ATTR = re.compile(r'([\w-]+)="([^"]*)"')
+
+
+class SlideError(Exception):
+    """A problem in the slide source or a missing input: reported as one line."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Placeholders: what the slide source can call (see slides/README.md)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Deck:
+    """Everything one build pulls in: the steps, and the code blocks placed so far."""
+
+    steps: list[table.Step]
+    steps_dir: Path
+    out: Path
+    blocks: list[str] = field(default_factory=list)
+    media: dict[Path, str] = field(default_factory=dict)
+
+    # -- the steps ------------------------------------------------------------------------
+    def step(self, n: int | table.Step) -> table.Step:
+        if isinstance(n, table.Step):
+            return n
+        for step in self.steps:
+            if step.n == int(n):
+                return step
+        raise SlideError(f"no step {n} in steps/steps.toml (there are {len(self.steps)})")
+
+    def folder(self, n: int | table.Step) -> Path:
+        path = self.step(n).folder(self.steps_dir)
+        if not path.is_dir():
+            raise SlideError(f"step {self.step(n).n}: no folder {rel(path)}")
+        return path
+
+    def files(self, n: int | table.Step) -> list[str]:
+        """The step's files, those its `run` line names first (receiver.py, sender.py, ...)."""
+        step = self.step(n)
+        names = sorted(step_files(self.folder(step)))
+        mentioned = [name for name in re.findall(r"[\w./-]+\.\w+", step.run) if name in names]
+        first = list(dict.fromkeys(mentioned))
+        return first + [name for name in names if name not in first]
+
+    def changed(self, n: int | table.Step) -> list[str]:
+        """The files of step n that are new or differ from step n-1 (all of them for step 1)."""
+        step = self.step(n)
+        if step.n == 1:
+            return self.files(step)
+        before = self.folder(step.n - 1)
+        return [
+            name
+            for name in self.files(step)
+            if not (before / name).is_file()
+            or not filecmp.cmp(before / name, self.folder(step) / name, shallow=False)
+        ]
+
+    def removed(self, n: int | table.Step) -> list[str]:
+        step = self.step(n)
+        if step.n == 1:
+            return []
+        return sorted(set(step_files(self.folder(step.n - 1))) - set(self.files(step)))
+
+    # -- code blocks ----------------------------------------------------------------------
+    def place(self, block: str) -> str:
+        """Park finished HTML; the Markdown sees an HTML comment that passes through as is."""
+        self.blocks.append(block)
+        return f"\n\n<!--slides:block:{len(self.blocks) - 1}-->\n\n"
+
+    def file(
+        self,
+        n: int | table.Step,
+        name: str,
+        lines: str | None = None,
+        region: str | None = None,
+        size: str | None = None,
+    ) -> str:
+        """A step's file as a code block; lines="12-30" or region="main" (a def or class)."""
+        step = self.step(n)
+        path = self.folder(step) / name
+        if not path.is_file():
+            raise SlideError(f"step {step.n}: no file {name} in {rel(self.folder(step))}")
+        text = path.read_text(encoding="utf-8")
+        attrs = {"data-file": rel(path), "data-step": str(step.n)}
+        first = 1
+        if lines or region:
+            first, last = (
+                parse_lines(lines, path) if lines else find_region(text, region or "", path)
+            )
+            text = "".join(text.splitlines(keepends=True)[first - 1 : last])
+            attrs["data-lines"] = f"{first}-{last}"
+        return self.place(code_block(text, language(path), attrs, first, size))
+
+    def diff(self, n: int | table.Step, size: str | None = None) -> str:
+        """`make diff-N`: what step n adds to step n-1, as a code block."""
+        step = self.step(n)
+        if step.n == 1:
+            raise SlideError("diff(1): step 1 has no previous step to compare with")
+        self.folder(step.n - 1), self.folder(step)  # clear errors for missing folders
+        text = step_diff(step.n, self.steps_dir)
+        attrs = {"data-diff": str(step.n)}
+        return self.place(code_block(text, "diff", attrs, 0, size or "auto"))
+
+    def output(self, pattern: str, size: str | None = None) -> str:
+        """Text files (a program's recorded output) as code blocks, one per file."""
+        paths = self.glob(pattern)
+        if not paths:
+            raise SlideError(f"output({pattern!r}): no such file")
+        blocks = []
+        for path in paths:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            attrs = {"data-output": rel(path)}
+            blocks.append(self.place(code_block(text, "plaintext", attrs, 0, size or "auto")))
+        return "".join(blocks)
+
+    def image(self, path: str | Path, alt: str = "", css_class: str = "figure") -> str:
+        """An image from the repo (a plot, a benchmark figure), copied into the deck."""
+        source = path if isinstance(path, Path) else ROOT / path
+        if not source.is_file():
+            raise SlideError(f"image({rel(source)!r}): no such file")
+        name = self.media.get(source)
+        if name is None:
+            name = f"media/{len(self.media):02d}-{source.name}"
+            self.media[source] = name
+        alt_text = html.escape(alt or source.name)
+        return self.place(
+            f'<img class="{html.escape(css_class)}" src="{name}" alt="{alt_text}"'
+            f' data-source="{html.escape(rel(source))}">'
+        )
+
+    def glob(self, pattern: str) -> list[Path]:
+        """Files of the repo matching a glob (sorted), never the deck's own output."""
+        outputs = [OUT.resolve(), NPM.resolve(), self.out.resolve()]
+        found = []
+        for name in globbing.glob(str(ROOT / pattern), recursive=True):
+            path = Path(name).resolve()
+            if path.is_file() and not any(path.is_relative_to(out) for out in outputs):
+                found.append(path)
+        return sorted(found)
+
+    def read(self, path: str | Path) -> str:
+        """A file's text, for the slide source to pick lines from (a summary line, say)."""
+        source = path if isinstance(path, Path) else ROOT / path
+        try:
+            return source.read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            raise SlideError(f"read({rel(source)!r}): {error.strerror}") from None
+
+    def data_table(self, path: str | Path, limit: int = 14) -> str:
+        """A JSON file (a benchmark's results) as a table when it is one, else as JSON."""
+        source = path if isinstance(path, Path) else ROOT / path
+        try:
+            data = json.loads(source.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise SlideError(f"{rel(source)}: not readable JSON ({error})") from None
+        rows = json_rows(data)
+        if rows is None:
+            text = json.dumps(data, indent=2)
+            return self.place(code_block(text, "json", {"data-output": rel(source)}, 0, "auto"))
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell(row.get(c)))}</td>" for c in columns) + "</tr>"
+            for row in rows[:limit]
+        )
+        more = ""
+        if len(rows) > limit:
+            more = f"<p class='small'>… and {len(rows) - limit} more rows in {rel(source)}</p>"
+        return self.place(
+            f'<table class="data" data-source="{html.escape(rel(source))}">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+        )
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "step": self.step,
+            "files": self.files,
+            "changed": self.changed,
+            "removed": self.removed,
+            "file": self.file,
+            "diff": self.diff,
+            "output": self.output,
+            "image": self.image,
+            "glob": self.glob,
+            "read": self.read,
+            "exists": lambda pattern: bool(self.glob(pattern)),
+            "data_table": self.data_table,
+            "defines": self.defines,
+            "rel": rel,
+        }
+
+    def defines(self, text: str) -> tuple[table.Step, str, str] | None:
+        """The first step file with a class or def whose source contains text (an interface)."""
+        for step in self.steps:
+            folder = step.folder(self.steps_dir)
+            if not folder.is_dir():
+                continue
+            for name in sorted(step_files(folder)):
+                if not name.endswith(".py"):
+                    continue
+                source = (folder / name).read_text(encoding="utf-8")
+                if text not in source:
+                    continue
+                with contextlib.suppress(SyntaxError):
+                    for node in ast.walk(ast.parse(source)):
+                        if isinstance(node, ast.ClassDef) and text in segment(source, node):
+                            return step, name, node.name
+        return None
+
+
+def step_files(folder: Path) -> list[str]:
+    return [
+        str(path.relative_to(folder))
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith(".pyc")
+    ]
+
+
+def step_diff(n: int, steps_dir: Path) -> str:
+    """The output of `make diff-N` (tools/stepdiff.py), without the files' timestamps."""
+    from tools import stepdiff  # the one definition of a step's diff
+
+    with tempfile.TemporaryDirectory() as empty:
+        command = stepdiff.diff_command(n, str(steps_dir), "never", empty)
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode not in (0, 1):
+        raise SlideError(f"diff for step {n} failed: {result.stderr.strip()}")
+    # "--- steps/a/x.py\t2025-01-01 10:00:00.0 +0100": the date would change with every checkout
+    text = re.sub(r"^((?:---|\+\+\+) \S+)\t.*$", r"\1", result.stdout, flags=re.MULTILINE)
+    # "diff -ruN '--exclude=__pycache__' '--color=never' a b": just the two files on a slide
+    return re.sub(r"^diff -\S+ .* (\S+) (\S+)$", r"diff -ru \1 \2", text, flags=re.MULTILINE)
+
+
+def language(path: Path) -> str:
+    return LANGUAGES.get(path.suffix, "plaintext")
+
+
+def rel(path: Path | str) -> str:
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def parse_lines(spec: str, path: Path) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", str(spec))
+    count = len(path.read_text(encoding="utf-8").splitlines())
+    if not match or not 1 <= int(match[1]) <= int(match[2]) <= count:
+        raise SlideError(f'{rel(path)}: lines="{spec}" is not a range within 1-{count}')
+    return int(match[1]), int(match[2])
+
+
+def segment(source: str, node: ast.AST) -> str:
+    lines = source.splitlines(keepends=True)
+    return "".join(lines[node_start(node) - 1 : node.end_lineno])  # type: ignore[attr-defined]
+
+
+def node_start(node: ast.AST) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])  # type: ignore[attr-defined]
+
+
+def find_region(text: str, name: str, path: Path) -> tuple[int, int]:
+    """The lines of the def or class called name (dotted for methods: Class.method)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as error:
+        raise SlideError(f"{rel(path)}: region={name!r}: not Python ({error.msg})") from None
+    scope: list[ast.stmt] = tree.body
+    node: ast.AST | None = None
+    for part in name.split("."):
+        node = next(
+            (
+                item
+                for item in scope
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and item.name == part
+            ),
+            None,
+        )
+        if node is None:
+            raise SlideError(f"{rel(path)}: no def or class {name!r} for region={name!r}")
+        scope = node.body  # type: ignore[attr-defined]
+    assert node is not None
+    return node_start(node), node.end_lineno  # type: ignore[attr-defined]
+
+
+def code_block(
+    text: str, lang: str, attrs: dict[str, str], first_line: int, size: str | None
+) -> str:
+    """A <pre><code> block for reveal's highlight plugin; the text is the file's, escaped."""
+    body = text[:-1] if text.endswith("\n") else text
+    count = body.count("\n") + 1
+    if size in (None, "auto"):
+        size = "small" if count <= 18 else "smaller" if count <= 28 else "smallest"
+    extra = dict(attrs)
+    if first_line:
+        extra["data-line-numbers"] = ""
+        extra["data-ln-start-from"] = str(first_line)
+    attributes = "".join(
+        f' {key}="{html.escape(value)}"' if value else f" {key}" for key, value in extra.items()
+    )
+    return (
+        f'<pre class="code {size}"><code class="language-{lang}" data-noescape{attributes}>'
+        f"{html.escape(body, quote=False)}</code></pre>"
+    )
+
+
+def json_rows(data: Any) -> list[dict[str, Any]] | None:
+    """Rows of a table if the JSON is one: a list of flat objects, or an object of them."""
+
+    def flat(value: Any) -> bool:
+        return isinstance(value, dict) and all(
+            not isinstance(v, dict | list) for v in value.values()
+        )
+
+    if isinstance(data, list) and data and all(flat(row) for row in data):
+        return data
+    if isinstance(data, dict) and data and all(flat(v) for v in data.values()):
+        return [{"": key, **value} for key, value in data.items()]
+    if flat(data) and data:
+        return [{"": key, "value": value} for key, value in data.items()]
+    return None
+
+
+def cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown with slide separators -> <section>s
+# ---------------------------------------------------------------------------------------------
+
+
+def split_slides(text: str) -> list[list[str]]:
+    """Horizontal slides, each a list of vertical ones; separators inside ``` fences don't count."""
+    columns: list[list[str]] = [[]]
+    current: list[str] = []
+    fence: str | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if fence is None and re.match(r"^(```+|~~~+)", stripped):
+            fence = stripped[:3]
+        elif fence is not None and stripped.startswith(fence):
+            fence = None
+        elif fence is None and stripped in (SEPARATOR, VERTICAL):
+            columns[-1].append("\n".join(current))
+            current = []
+            if stripped == SEPARATOR:
+                columns.append([])
+            continue
+        current.append(line)
+    columns[-1].append("\n".join(current))
+    return [
+        [slide for slide in column if slide.strip()]
+        for column in columns
+        if any(slide.strip() for slide in column)
+    ]
+
+
+def markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True, "typographer": True}).enable(
+        ["table", "strikethrough", "replacements", "smartquotes"]
+    )
+
+
+def render_slide(source: str, deck: Deck, md: Any) -> str:
+    attrs: dict[str, str] = {}
+    match = SLIDE_ATTRS.match(source)
+    if match:
+        attrs = dict(ATTR.findall(match[1]))
+        source = source[match.end() :]
+    notes = ""
+    parts = NOTES.split(source, maxsplit=1)
+    if len(parts) == 2:
+        source, notes = parts
+    body = md.render(source)
+    if notes.strip():
+        body += f'<aside class="notes">{md.render(notes)}</aside>'
+    body = re.sub(
+        r"<!--slides:block:(\d+)-->", lambda m: deck.blocks[int(m[1])], body, flags=re.MULTILINE
+    )
+    attributes = "".join(f' {key}="{html.escape(value)}"' for key, value in attrs.items())
+    return f"<section{attributes}>\n{body}</section>"
+
+
+def render_deck(deck: Deck, source: Path) -> tuple[str, int]:
+    """The <section>s of the whole talk, and how many slides there are."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(source)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    try:
+        text = env.get_template("talk.md").render(deck.context())
+    except jinja2.TemplateNotFound as error:
+        raise SlideError(f"{rel(source)}: no template {error.name}") from None
+    except jinja2.TemplateSyntaxError as error:
+        raise SlideError(f"{error.filename or 'talk.md'}:{error.lineno}: {error.message}") from None
+    except jinja2.UndefinedError as error:
+        raise SlideError(f"slide source: {error.message}") from None
+    md = markdown()
+    sections = []
+    count = 0
+    for column in split_slides(text):
+        slides = [render_slide(slide, deck, md) for slide in column]
+        count += len(slides)
+        if len(slides) == 1:
+            sections.append(slides[0])
+        else:
+            sections.append("<section>\n" + "\n".join(slides) + "\n</section>")
+    return "\n".join(sections), count
+
+
+# ---------------------------------------------------------------------------------------------
+# The build
+# ---------------------------------------------------------------------------------------------
+
+
+def build(
+    out: Path = OUT,
+    source: Path = SOURCE,
+    steps_dir: Path | None = None,
+    reveal: Path = REVEAL,
+) -> Path:
+    """Write the deck to out/ (index.html, vendor/, media/, slides.css); returns index.html."""
+    missing = [name for name in VENDORED if not (reveal / name).is_file()]
+    if missing:
+        raise SlideError(
+            f"reveal.js is not installed in {rel(reveal)} (missing {missing[0]}): "
+            "run `make slides-setup` (npm ci of slides/package-lock.json)"
+        )
+    steps_dir = steps_dir or Path(os.environ.get("STEPS") or ROOT / "steps")
+    if not steps_dir.is_absolute():
+        steps_dir = ROOT / steps_dir
+    try:
+        steps = table.load()
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SlideError(f"steps/steps.toml: {error}") from None
+    deck = Deck(steps=steps, steps_dir=steps_dir, out=out)
+    sections, count = render_deck(deck, source)
+    page = (source / "deck.html").read_text(encoding="utf-8")
+    title = re.search(r"<h1>(.*?)</h1>", sections, re.DOTALL)
+    page = page.replace("{{ title }}", re.sub("<[^>]+>", "", title[1]) if title else "slides")
+    page = page.replace("{{ slides }}", sections)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".slides-", dir=out.parent))
+    try:
+        for name in VENDORED:
+            target = staging / "vendor" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(reveal / name, target)
+            if name.endswith(".css"):
+                copy_css_assets(reveal / name, target)
+        shutil.copyfile(source / "slides.css", staging / "slides.css")
+        for path, name in deck.media.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, staging / name)
+        (staging / "index.html").write_text(page, encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    print(f"{rel(out / 'index.html')}: {count} slides, steps 1-{len(steps)}", flush=True)
+    return out / "index.html"
+
+
+CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
+
+
+def copy_css_assets(source: Path, target: Path) -> None:
+    """Copy the local files a stylesheet refers to (fonts); a remote one is an error."""
+    for match in CSS_URL.finditer(source.read_text(encoding="utf-8")):
+        ref = match[1] or match[2]
+        if ref.startswith(("data:", "#")):
+            continue
+        if re.match(r"^([a-z]+:)?//", ref, re.IGNORECASE):
+            raise SlideError(f"{rel(source)} loads {ref}: pick a theme that needs no network")
+        asset = (source.parent / ref.split("?")[0].split("#")[0]).resolve()
+        if asset.is_file():
+            destination = target.parent / ref.split("?")[0].split("#")[0]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(asset, destination)
+
+
+# ---------------------------------------------------------------------------------------------
+# Headless Chromium over the DevTools protocol (a pipe: no port, no websocket)
+# ---------------------------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
+    # The network is not used: no name resolves, so any attempt fails (and is seen failing).
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--remote-debugging-pipe",
+)
+
+
+def chromium_binary() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if found := shutil.which(name):
+            return found
+    raise SlideError("no chromium: run `make slides-setup` (installs Debian's chromium)")
+
+
+class Browser:
+    """Headless Chromium driven through --remote-debugging-pipe (fds 3 and 4)."""
+
+    def __init__(self, width: int = 1280, height: int = 720, timeout: float = 30.0) -> None:
+        self.width, self.height, self.timeout = width, height, timeout
+        self.profile = tempfile.TemporaryDirectory(prefix="slides-chromium-")
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+        # Chromium reads commands on fd 3 and writes answers on fd 4 (set up in the child).
+        self.process = subprocess.Popen(
+            [
+                chromium_binary(),
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={self.profile.name}",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            close_fds=False,  # our other fds are close-on-exec; 3 and 4 must stay
+            preexec_fn=functools.partial(_pipe_fds, to_chrome_r, from_chrome_w),
+        )
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self.stderr: list[str] = []
+        self.events: list[dict[str, Any]] = []
+        self._answers: dict[int, queue.Queue[dict[str, Any]]] = {}
+        self._event_queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr.append(line.decode(errors="replace").rstrip())
+
+    def _read(self) -> None:
+        buffer = b""
+        while chunk := os.read(self._from_chrome, 1 << 16):
+            buffer += chunk
+            *messages, buffer = buffer.split(b"\0")
+            for raw in messages:
+                message = json.loads(raw)
+                if "id" in message:
+                    with self._lock:
+                        answer = self._answers.get(message["id"])
+                    if answer is not None:
+                        answer.put(message)
+                else:
+                    self.events.append(message)
+                    self._event_queue.put(message)
+        self._event_queue.put(None)
+
+    def send(self, method: str, params: dict[str, Any] | None = None, session: str = "") -> Any:
+        with self._lock:
+            self._next_id += 1
+            number = self._next_id
+            answer: queue.Queue[dict[str, Any]] = queue.Queue()
+            self._answers[number] = answer
+        message: dict[str, Any] = {"id": number, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        try:
+            reply = answer.get(timeout=self.timeout)
+        except queue.Empty:
+            raise SlideError(f"chromium did not answer {method} within {self.timeout}s") from None
+        if "error" in reply:
+            raise SlideError(f"chromium: {method}: {reply['error'].get('message')}")
+        return reply.get("result", {})
+
+    def wait_event(self, method: str, session: str = "") -> dict[str, Any]:
+        """The next event called method (for session), waiting at most the timeout."""
+        while True:
+            try:
+                event = self._event_queue.get(timeout=self.timeout)
+            except queue.Empty:
+                raise SlideError(f"chromium: no {method} within {self.timeout}s") from None
+            if event is None:
+                raise SlideError(f"chromium ended before {method}: {self.stderr[-3:]}")
+            if event["method"] == method and (not session or event.get("sessionId") == session):
+                return event
+
+    def open(self, url: str) -> Page:
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
+        page = Page(self, session)
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.send(f"{domain}.enable", {}, session)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False},
+            session,
+        )
+        page.navigate(url)
+        return page
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.send("Browser.close")
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._to_chrome)
+        self.profile.cleanup()
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pipe_fds(read_end: int, write_end: int) -> None:
+    """In the child: put the pipe ends where --remote-debugging-pipe expects them."""
+    high_read = fcntl.fcntl(read_end, fcntl.F_DUPFD, 10)  # out of the way of 3 and 4 first
+    high_write = fcntl.fcntl(write_end, fcntl.F_DUPFD, 10)
+    os.dup2(high_read, 3)  # dup2 makes them inheritable across exec
+    os.dup2(high_write, 4)
+
+
+@dataclass
+class Page:
+    browser: Browser
+    session: str
+
+    def navigate(self, url: str) -> None:
+        self.browser.send("Page.navigate", {"url": url}, self.session)
+        self.browser.wait_event("Page.loadEventFired", self.session)
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression (a promise is awaited)."""
+        result = self.browser.send(
+            "Runtime.evaluate",
+            {"expression": expression, "awaitPromise": True, "returnByValue": True},
+            self.session,
+        )
+        if "exceptionDetails" in result:
+            details = result["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text")
+            raise SlideError(f"javascript: {text}")
+        return result["result"].get("value")
+
+    def wait_ready(self) -> None:
+        """Until reveal.js says it is ready, then two frames so the slide is painted."""
+        self.evaluate(
+            "new Promise((resolve) => {"
+            "  const frames = () => requestAnimationFrame(() => requestAnimationFrame(resolve));"
+            "  if (window.Reveal && Reveal.isReady()) frames();"
+            "  else if (window.Reveal) Reveal.on('ready', frames);"
+            "  else throw new Error('no Reveal: reveal.js did not load');"
+            "})"
+        )
+
+    def screenshot(self) -> bytes:
+        result = self.browser.send("Page.captureScreenshot", {"format": "png"}, self.session)
+        return base64.b64decode(result["data"])
+
+    def pdf(self) -> bytes:
+        result = self.browser.send(
+            "Page.printToPDF",
+            {"printBackground": True, "preferCSSPageSize": True},
+            self.session,
+        )
+        return base64.b64decode(result["data"])
+
+    def problems(self) -> list[str]:
+        """Failed loads, console errors, exceptions and non-file requests seen in this page."""
+        found = []
+        for event in self.browser.events:
+            if event.get("sessionId") != self.session:
+                continue
+            method, params = event["method"], event.get("params", {})
+            if method == "Network.loadingFailed":
+                found.append(f"load failed: {params.get('errorText')} ({params.get('requestId')})")
+            elif method == "Network.requestWillBeSent":
+                url = params.get("request", {}).get("url", "")
+                if not url.startswith(("file:", "data:", "about:", "blob:")):
+                    found.append(f"network request: {url}")
+            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+                entry = params["entry"]
+                found.append(f"console: {entry.get('text')} {entry.get('url', '')}")
+            elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+                args = " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+                found.append(f"console.error: {args}")
+            elif method == "Runtime.exceptionThrown":
+                details = params["exceptionDetails"]
+                found.append(f"exception: {details.get('exception', {}).get('description')}")
+        return found
+
+
+def print_pdf(deck: Path = OUT, out: Path = PDF) -> Path:
+    """The deck as a PDF, one page per slide, via reveal's ?print-pdf layout."""
+    index = deck / "index.html"
+    if not index.is_file():
+        raise SlideError(f"no deck in {rel(deck)}: run `make slides` first")
+    with Browser(timeout=120) as browser:
+        page = browser.open(index.resolve().as_uri() + "?print-pdf")
+        page.wait_ready()
+        page.evaluate(
+            "new Promise((resolve, reject) => { const t0 = Date.now(); (function poll() {"
+            "  if (document.querySelector('.pdf-page')) return resolve(true);"
+            "  if (Date.now() - t0 > 60000) return reject(new Error('no print layout'));"
+            "  requestAnimationFrame(poll); })(); })"
+        )
+        data = page.pdf()
+        if problems := page.problems():
+            raise SlideError(f"the deck did not load cleanly: {problems[0]}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    print(f"{rel(out)}: {data.count(b'/Type /Page') - data.count(b'/Type /Pages')} pages")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Serving (localhost only)
+# ---------------------------------------------------------------------------------------------
+
+
+def serve(deck: Path = OUT, port: int = 8000) -> None:
+    if not (deck / "index.html").is_file():
+        raise SlideError(f"no deck in {rel(deck)}: run `make slides` first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(deck))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        print(f"slides on http://127.0.0.1:{server.server_address[1]}/  (Ctrl-C stops)", flush=True)
+        print("speaker notes: press s in the deck", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m tools.slides", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build_parser = sub.add_parser("build", help="build the deck")
+    build_parser.add_argument("--out", type=Path, default=OUT)
+    build_parser.add_argument("--source", type=Path, default=SOURCE)
+    build_parser.add_argument("--steps", type=Path, default=None)
+    serve_parser = sub.add_parser("serve", help="serve the built deck on 127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+    serve_parser.add_argument("--deck", type=Path, default=OUT)
+    pdf_parser = sub.add_parser("pdf", help="print the built deck to PDF (headless chromium)")
+    pdf_parser.add_argument("--deck", type=Path, default=OUT)
+    pdf_parser.add_argument("--out", type=Path, default=PDF)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            build(args.out.resolve(), args.source.resolve(), args.steps)
+        elif args.command == "serve":
+            serve(args.deck, args.port)
+        else:
+            print_pdf(args.deck, args.out)
+    except SlideError as error:
+        print(f"slides: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"slides: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def iter_code_blocks(index: Path) -> Iterator[tuple[dict[str, str], str]]:
+    """(attributes, text) of every <pre><code> in a built deck: what the tests compare."""
+    from html.parser import HTMLParser
+
+    found: list[tuple[dict[str, str], str]] = []
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.attrs: dict[str, str] | None = None
+            self.text: list[str] = []
+            self.in_pre = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "pre":
+                self.in_pre = True
+            elif tag == "code" and self.in_pre:
+                self.attrs = {key: value or "" for key, value in attrs}
+                self.text = []
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "code" and self.attrs is not None:
+                found.append((self.attrs, "".join(self.text)))
+                self.attrs = None
+            elif tag == "pre":
+                self.in_pre = False
+
+        def handle_data(self, data: str) -> None:
+            if self.attrs is not None:
+                self.text.append(data)
+
+    Parser().feed(index.read_text(encoding="utf-8"))
+    yield from found
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
