@@ -103,7 +103,7 @@ def test_a_receive_without_readiness_is_noticed() -> None:
         ]
     )
     recording = strace_demo.Recording(
-        trace, 100, {"/t/load": "load", "/t/sine": "sine"}, ("load", "sine"), "SIGINT", []
+        trace, 100, {"/t/load": "load", "/t/sine": "sine"}, ("load", "sine"), "SIGINT"
     )
     rows = strace_demo.pattern(strace_demo.analyse(recording))
     assert rows == [

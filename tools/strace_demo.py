@@ -104,7 +104,6 @@ class Recording:
     names: dict[str, str]  # socket path -> its name in the steps table (or "bus")
     sockets: tuple[str, ...]  # the step's own sockets, the ones we sent datagrams to
     stop_signal: str
-    stdout: list[str]
 
 
 def child_of(parent: int) -> int | None:
@@ -244,7 +243,6 @@ def record(
             names,
             step.sockets,
             signal.Signals(stop).name,
-            stdout.seen,
         )
 
 
@@ -518,8 +516,8 @@ def headline(step: table.Step, analysis: Analysis) -> str:
         )
         parts = []
         for name, n in groups.items():
-            waiting = [t for t in others if t.waits_in and t.waits_in.name == name]
-            own = {fd_of(t.waits_in.arg(0)) for t in waiting if t.waits_in}
+            waiting = [t.waits_in for t in others if t.waits_in]
+            own = {fd_of(c.arg(0)) for c in waiting if SAME_AS.get(c.name, c.name) == name}
             if n > 1 and name in RECV and len(own) == n:
                 parts.append(f"{n} threads each blocked in their own {name}")
             else:
@@ -696,12 +694,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         recording = record(step, folder, args.messages)
+        text, _ = report(step, recording, args.messages)
     except DemoError as error:
         print(f"strace-{args.n}: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C: record() has stopped strace and the receiver
         return 130
-    text, _ = report(step, recording, args.messages)
     print(text, end="")
     if args.trace:
         args.trace.write_text(recording.trace)
