@@ -115,7 +115,7 @@ def run(options: Options, results: Results) -> None:
                     with start_worker(["client", peers.FIXED], options, env) as client:
                         client.ask(op="calls", n=100, inflight=1)  # warm-up
                         pids = {"client": client.pid, "server": server.pid, "daemon": pid}
-                        label = f"{daemon}:{peers.FIXED}->{peers.FIXED}"
+                        label = daemon
                         cost.measure_pair(label, "broker", client, pids, options, results)
         except BenchError as error:
             results.skip("broker", daemon, str(error))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -181,10 +182,8 @@ class Worker:
     def stop(self) -> None:
         stdin = self.program.process.stdin
         if stdin is not None and not stdin.closed:
-            try:
+            with contextlib.suppress(OSError):
                 stdin.close()  # a client ends at the end of its input
-            except OSError:
-                pass
         self.program.stop()
 
     def __enter__(self) -> Worker:

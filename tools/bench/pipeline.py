@@ -113,5 +113,8 @@ def measure(client: Worker, path: str, options: Options, env: dict, results: Res
             p50s.append(percentile(latencies, 0.50))
             p99s.append(percentile(latencies, 0.99))
     note = f"{RATE}/s offered, {paced} per repeat; lost {lost}"
+    if not p50s:
+        results.skip("pipeline", "latency", f"no message came through at {RATE}/s")
+        return
     results.add(Figure("pipeline", "latency-p50", "µs", median(p50s), p50s, note=note))
     results.add(Figure("pipeline", "latency-p99", "µs", median(p99s), p99s, note=note))

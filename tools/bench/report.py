@@ -74,7 +74,7 @@ def table(results: Results, env: dict[str, object]) -> str:
             spread = f"{number(min(f.repeats))}-{number(max(f.repeats))}"
             ratio = f"x{f.ratio:.2f} vs {f.baseline}" if f.ratio is not None else ""
             lines.append(
-                f"  {f.name:<34} {number(f.median):>10} {f.unit:<14} "
+                f"  {f.name:<36} {number(f.median):>10} {f.unit:<14} "
                 f"[{spread:>17}]  {ratio:<28} {f.note}"
             )
     if results.skipped:

@@ -1,0 +1,139 @@
+"""`make bench` smoke test: `python -m tools.bench --quick` measures every figure.
+
+Checks that each figure is there and positive, and that the JSON and the charts
+exist; never how big a figure is (this machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.bench import peers
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_TIMEOUT = 240  # seconds: --quick takes well under 30 s; this is only for a hang
+
+RAW = ["blocking", "sock_recv", "reader", "rtt"]
+PIPELINE = ["throughput", "latency-p50", "latency-p99"]
+COST_PAIRS = ["sdbus->sdbus", "sdbus->dbus-fast", "sdbus->dbus-python"]
+METRICS = ["client/ctxsw", "server/ctxsw", "daemon/ctxsw", "total/ctxsw"]
+STRACE = ["client/syscalls", "server/syscalls", "daemon/syscalls"]
+BLOCKING_ONLY = {"sdbus-blocking/calls100", "sdbus-blocking/signals"}  # no such API
+
+
+def bench(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.bench", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, str]:
+    out = tmp_path_factory.mktemp("bench")
+    run = bench("--quick", "--out", out)
+    assert run.returncode == 0, f"bench --quick failed:\n{run.stdout}\n{run.stderr}"
+    return json.loads((out / "bench.json").read_text()), out, run.stdout
+
+
+def expected() -> dict[str, list[str]]:
+    kinds = list(peers.KINDS)
+    clients = [f"{c}/{k}" for c in peers.CLIENTS for k in kinds]
+    return {
+        "raw": RAW,
+        "clients": [name for name in clients if name not in BLOCKING_ONLY],
+        "servers": [f"{s}/{k}" for s in peers.SERVERS for k in kinds],
+        "cost": [f"{p}/{m}" for p in COST_PAIRS for m in METRICS + STRACE],
+    }
+
+
+def figures(data: dict) -> dict[tuple[str, str], dict]:
+    return {(f["section"], f["name"]): f for f in data["figures"]}
+
+
+def skipped(data: dict) -> dict[tuple[str, str], str]:
+    return {(s["section"], s["name"]): s["reason"] for s in data["skipped"]}
+
+
+@pytest.mark.slow
+def test_every_figure_is_measured_and_positive(quick: tuple[dict, Path, str]) -> None:
+    data, _, _ = quick
+    found = figures(data)
+    for section, names in expected().items():
+        for name in names:
+            figure = found.get((section, name))
+            assert figure is not None, f"no figure {section}/{name}; skipped: {data['skipped']}"
+            assert figure["median"] > 0, f"{section}/{name}: median {figure['median']}"
+            assert figure["repeats"] and all(v > 0 for v in figure["repeats"]), figure
+    for (section, name), figure in found.items():
+        assert figure["median"] > 0, f"{section}/{name} is not positive: {figure}"
+
+
+@pytest.mark.slow
+def test_medians_of_repeats_and_ratios_to_a_baseline(quick: tuple[dict, Path, str]) -> None:
+    data, _, _ = quick
+    found = figures(data)
+    assert data["environment"]["repeats"] >= 3
+    for key in [("raw", "blocking"), ("clients", "dbus-python/calls1")]:
+        assert len(found[key]["repeats"]) == data["environment"]["repeats"], found[key]
+    assert found["clients", "sdbus/calls1"]["ratio"] == pytest.approx(1.0)
+    assert found["clients", "jeepney/signals"]["baseline"] == "sdbus/signals"
+    assert found["clients", "jeepney/signals"]["ratio"] > 0
+    assert found["cost", "sdbus->sdbus/total/ctxsw"]["baseline"] == "the seeds' 4"
+
+
+@pytest.mark.slow
+def test_skips_say_why(quick: tuple[dict, Path, str]) -> None:
+    data, _, _ = quick
+    found, skips = figures(data), skipped(data)
+    for name in BLOCKING_ONLY:
+        assert skips.get(("clients", name)), f"clients/{name} should be skipped with a reason"
+    for name in PIPELINE:  # measured once step 06 exists; otherwise skipped, saying why
+        measured = ("pipeline", name) in found
+        said_why = skips.get(("pipeline", name)) or skips.get(("pipeline", "all"))
+        assert measured or said_why, f"pipeline/{name}: neither measured nor skipped with a reason"
+    if ("broker", "dbus-broker/calls1") not in found:
+        assert skips.get(("broker", "dbus-broker")), "dbus-broker neither measured nor explained"
+
+
+@pytest.mark.slow
+def test_json_environment_table_and_charts(quick: tuple[dict, Path, str]) -> None:
+    data, out, stdout = quick
+    env = data["environment"]
+    assert env["cpus"] > 0 and env["pinning"] == "scheduler" and env["quick"] is True
+    assert env["versions"]["sdbus"] and env["versions"]["dbus-fast"] and env["versions"]["jeepney"]
+    assert "scheduler" in stdout.splitlines()[0]
+    for line in ("blocking", "sdbus/calls1", "dbus-python/signals", "sdbus->sdbus/total/ctxsw"):
+        assert line in stdout, f"{line} missing from the table"
+    charts = ["raw.png", "clients.png", "servers.png", "cost-ctxsw.png", "cost-syscalls.png"]
+    if any(f["section"] == "pipeline" for f in data["figures"]):
+        charts.append("pipeline.png")
+    if any(f["section"] == "broker" for f in data["figures"]):
+        charts.append("broker.png")
+    for chart in charts:
+        png = out / chart
+        assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", chart
+
+
+def test_pinned_mode_is_recorded(tmp_path: Path) -> None:
+    run = bench("--quick", "--pin", "--only", "raw", "--out", tmp_path)
+    assert run.returncode == 0, run.stderr
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert data["environment"]["pinning"].startswith("pinned")
+    assert "pinned" in run.stdout.splitlines()[0]
+    assert figures(data)["raw", "blocking"]["median"] > 0
+
+
+def test_bad_input_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    run = bench("--only", "raw,nonsense", "--out", tmp_path)
+    assert run.returncode == 2
+    assert "no part nonsense" in run.stderr
+    assert "Traceback" not in run.stderr
