@@ -8,7 +8,8 @@ at once without asking apt anything.
   linux-headers-<abi>        installed: the kbuild tree the two modules are built against
   linux-source-X.Y=<ver>     installed: irq_sim.c, gpio-sim.c, gpiolib.h come from its tarball
   busybox-static             installed: /bin/busybox is the initramfs's whole userland
-  qemu-system-x86            installed: runs it (tools/gpio_vm/run.py)
+  qemu-system-x86            installed: runs it (tools/gpio_vm/run.py); with gcc and make,
+                             through tools/system-deps.d/gpio.txt
 """
 
 from __future__ import annotations
@@ -53,10 +54,7 @@ class Kernel:
         return {
             f"linux-headers-{self.abi}": self.version,
             f"linux-source-{self.series}": self.version,
-            "busybox-static": "",
-            "qemu-system-x86": "",
-            "gcc": "",
-            "make": "",
+            "busybox-static": "",  # not in system-deps.d: /bin/busybox may be the dynamic one
         }
 
 
@@ -295,6 +293,11 @@ def build() -> Path:
         return folder
     check_platform()
     CACHE.mkdir(parents=True, exist_ok=True)
+    tools = subprocess.run(
+        ["sh", str(ROOT / "tools" / "system-deps.sh"), "gpio-vm"], capture_output=True, text=True
+    )
+    if tools.returncode != 0:  # qemu, gcc, make (tools/system-deps.d/gpio.txt)
+        raise VmError(" ".join(tools.stderr.split()))
     kernel = resolve_kernel()
     install_packages(kernel)
     folder = CACHE / kernel.abi
