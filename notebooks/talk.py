@@ -1,0 +1,478 @@
+"""What the talk's notebooks share: `import talk` in a notebook's first cell.
+
+- show a step's code from the step files themselves: show(), diff()
+- run a step's programs in the background, stopped with the kernel: start(), send(), sender()
+- a private D-Bus daemon for the D-Bus chapters, and the kernel's own connection to it: bus()
+- the exercises, graded by the same graders as `make check-N`: exercise()
+
+Every program a notebook starts is a child of the kernel, in the kernel's process
+group: Jupyter's interrupt (and a kernel that is killed) signals the whole group,
+so they stop with it; a kernel that shuts down normally stops them in its
+weakref finalizers (run at exit). Starting a program again under the same role
+stops the previous one first, so a re-run cell never finds its socket in use.
+The sockets of one kernel live in a folder of their own (its $XDG_RUNTIME_DIR),
+so two notebooks, or a notebook and `make step-N`, never meet.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import difflib
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the kernel runs in notebooks/; the tools live one level up
+    sys.path.insert(0, str(ROOT))
+
+from IPython.display import Code, Markdown, display  # noqa: E402
+
+from tests.helpers import Program, thread_count  # noqa: E402
+from tests.helpers import send as send_datagrams  # noqa: E402
+from tools import bus as private_bus  # noqa: E402
+from tools import table  # noqa: E402
+
+NOTEBOOKS = ROOT / "notebooks"
+MY_STEPS = Path(os.environ.get("INCOMING_MY_STEPS") or NOTEBOOKS / "my_steps")
+
+# This kernel's sockets: a folder of its own, removed when the kernel ends.
+RUNTIME = Path(tempfile.mkdtemp(prefix="incoming-nb-"))
+os.environ["XDG_RUNTIME_DIR"] = str(RUNTIME)
+weakref.finalize(sys.modules[__name__], shutil.rmtree, str(RUNTIME), ignore_errors=True)
+
+_running: dict[str, Background] = {}
+
+
+def step(n: int) -> table.Step:
+    return table.get(n)
+
+
+def folder(n: int) -> Path:
+    """Step n's folder in the repo (always the repo's steps/, never an attendee's copy)."""
+    return table.get(n).folder(table.ROOT / "steps")
+
+
+def intro(n: int) -> None:
+    """The step's title and idea, from steps/steps.toml."""
+    s = table.get(n)
+    display(Markdown(f"**Step {s.n:02d}: {s.title}.** {s.idea}  \n`steps/{s.dir}/`"))
+
+
+# --- showing code from the step files ---------------------------------------------------------
+
+
+def source(n: int, file: str, *names: str) -> str:
+    """A step file's text, or just the top-level functions/classes/assignments called names."""
+    text = (folder(n) / file).read_text()
+    if not names:
+        return text
+    lines = text.splitlines()
+    found: dict[str, str] = {}
+    for node in ast.parse(text).body:
+        name = getattr(node, "name", None)
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            name = next((t.id for t in targets if isinstance(t, ast.Name)), None)
+        if name in names:
+            decorators = getattr(node, "decorator_list", [])
+            first = min([node.lineno, *(d.lineno for d in decorators)])
+            found[name] = "\n".join(lines[first - 1 : node.end_lineno])
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise LookupError(f"steps/{table.get(n).dir}/{file}: no {', '.join(missing)}")
+    return "\n\n\n".join(found[name] for name in names)
+
+
+def show(n: int, file: str = "receiver.py", *names: str) -> Code:
+    """Step n's file (or some of its functions), highlighted: read from the file, never pasted."""
+    return Code(source(n, file, *names), language="python")
+
+
+def diff(n: int, file: str = "receiver.py") -> Code:
+    """What step n changed in file since step n-1 (`make diff-N` shows all files)."""
+    old_folder = folder(n - 1) / file
+    old = old_folder.read_text().splitlines(keepends=True) if old_folder.exists() else []
+    new = (folder(n) / file).read_text().splitlines(keepends=True)
+    a, b = f"{table.get(n - 1).dir}/{file}", f"{table.get(n).dir}/{file}"
+    return Code("".join(difflib.unified_diff(old, new, a, b)), language="diff")
+
+
+def load(n: int, file: str) -> ModuleType:
+    """Import a step's module into the kernel (e.g. to await its coroutines on the kernel's loop).
+
+    Its siblings (dgram.py, ...) are imported from the same folder, whatever another
+    step put into sys.modules before.
+    """
+    where = folder(n)
+    for sibling in where.glob("*.py"):
+        module = sys.modules.get(sibling.stem)
+        if module is not None and Path(getattr(module, "__file__", "") or "").parent != where:
+            del sys.modules[sibling.stem]
+    spec = importlib.util.spec_from_file_location(f"step{n:02d}_{Path(file).stem}", where / file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(where))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(where))
+    return module
+
+
+# --- running a step's programs ----------------------------------------------------------------
+
+
+class Background:
+    """A step's program running in the background; its output lines are kept for showing."""
+
+    def __init__(self, role: str, n: int, argv: Sequence[str], env: dict[str, str]) -> None:
+        self.role = role
+        self.step = n
+        self.program = Program([sys.executable, *argv], cwd=folder(n), env=env)
+        self.shown = 0  # how many output lines show() printed already
+        watch(self, self.program.process)
+
+    @property
+    def pid(self) -> int:
+        return self.program.pid
+
+    @property
+    def running(self) -> bool:
+        return self.program.process.poll() is None
+
+    def expect(self, pattern: str, timeout: float | None = None) -> str:
+        """Wait for an output line matching the regex, return it (fails with what came instead)."""
+        if timeout is None:
+            return self.program.expect(pattern).group(0)
+        return self.program.expect(pattern, timeout).group(0)
+
+    def wait_for(self, *texts: str) -> None:
+        """Wait until each text has been printed as the end of a line, in this order."""
+        for text in texts:
+            self.expect(re.escape(text) + "$")
+
+    def expect_each(self, *patterns: str, count: int = 1) -> None:
+        """Wait until each regex has matched count more times in the output, in any order."""
+        remaining = dict.fromkeys(patterns, count)
+        while any(left > 0 for left in remaining.values()):
+            line = self.program.expect(".*").group(0)  # the next line, whatever it says
+            for pattern in remaining:
+                remaining[pattern] -= len(re.findall(pattern, line))
+
+    def lines(self) -> list[str]:
+        return list(self.program.stdout)
+
+    def show(self, everything: bool = False) -> None:
+        """Print the output lines that were not shown yet (or all of them)."""
+        lines = self.lines()
+        new = lines if everything else lines[self.shown :]
+        self.shown = len(lines)
+        shown = [f"{self.role} | {shorten(line)}" for line in new]
+        print("\n".join(shown) or f"{self.role} | (nothing new)")
+        for line in self.program.stderr:
+            print(f"{self.role} ! {line}")
+
+    def threads(self) -> list[tuple[int, str]]:
+        """(thread id, where in the kernel it waits) for each of its threads (/proc/PID/task)."""
+        rows = []
+        for task in sorted(Path(f"/proc/{self.pid}/task").iterdir(), key=lambda p: int(p.name)):
+            try:
+                wchan = (task / "wchan").read_text().strip() or "running"
+            except OSError:
+                wchan = "?"
+            rows.append((int(task.name), "running" if wchan == "0" else wchan))
+        return rows
+
+    def show_threads(self) -> None:
+        count = thread_count(self.pid)
+        print(f"{self.role} (pid {self.pid}): {count} thread{'s' * (count != 1)}")
+        for tid, wchan in self.threads():
+            print(f"  thread {tid}: waiting in {wchan}")
+
+    def stop(self) -> int | None:
+        """SIGTERM, as Ctrl-C in a terminal would; return its exit status."""
+        self.program.stop()
+        if _running.get(self.role) is self:
+            del _running[self.role]
+        return self.program.process.returncode
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else f"exited {self.program.process.returncode}"
+        return f"<{self.role}: step {self.step:02d} {' '.join(self.program.argv[1:])} ({state})>"
+
+
+def watch(owner: object, process: subprocess.Popen[Any]) -> None:
+    """Stop process when owner goes (or the kernel exits); reap it as soon as it ends.
+
+    A child that ended but is not reaped stays a zombie, and ipykernel's shutdown waits
+    for the children in its process group to go away, zombies too.
+    """
+    weakref.finalize(owner, stop_process, process)
+    threading.Thread(target=process.wait, daemon=True).start()
+
+
+def shorten(line: str, width: int = 100) -> str:
+    return line if len(line) <= width else f"{line[:width]}… ({len(line)} characters)"
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """End a program: SIGTERM, then SIGKILL if it does not listen (a finalizer: no self)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start(
+    role: str,
+    n: int,
+    *args: str,
+    program: str = "receiver.py",
+    ready: str = r"^listening on ",
+    count: int | None = None,
+) -> Background:
+    """Start step n's program (receiver.py by default) as `role`, replacing an earlier one.
+
+    Returns once it printed `ready` count times (default: once per socket name in args,
+    at least once). Its environment is the kernel's: this kernel's socket folder, and
+    the private bus once bus() started it.
+    """
+    stop(role)
+    running = Background(role, n, [program, *args], dict(os.environ))
+    _running[role] = running
+    names = [a for a in args if not a.startswith("-")]
+    for _ in range(count if count is not None else max(1, len(names))):
+        running.expect(ready)
+    running.show()
+    return running
+
+
+def stop(role: str | None = None) -> None:
+    """Stop the program started as role (or every one, and the private bus, for role=None)."""
+    roles = [role] if role is not None else list(_running)
+    for name in roles:
+        running = _running.pop(name, None)
+        if running is not None:
+            running.stop()
+    if role is None:
+        stop_bus()
+
+
+def running() -> list[Background]:
+    return [r for r in _running.values() if r.running]
+
+
+def path(name: str) -> str:
+    """Where a socket called name is, for this kernel (the steps' dgram.path_for rule)."""
+    return table.socket_path(name)
+
+
+def exists(name: str) -> bool:
+    """Is there a file (a socket left behind?) where a socket called name goes."""
+    return os.path.lexists(path(name))
+
+
+def send(name: str, *payloads: bytes | str) -> None:
+    """Send datagrams straight to a socket, from the kernel."""
+    send_datagrams(path(name), *(p.encode() if isinstance(p, str) else p for p in payloads))
+
+
+def feed(*names: str, count: int = 5, rate: float = 20.0) -> None:
+    """Real data, as `make step-N` sends it (tools/feeder.py): count ticks to each socket."""
+    command = [sys.executable, "-m", "tools.feeder", *names, "--count", str(count)]
+    subprocess.run([*command, "--rate", str(rate)], cwd=ROOT, check=True, timeout=60)
+    print(f"fed {count} datagrams to each of {', '.join(names)} (tools/feeder.py)")
+
+
+def sender(n: int, name: str, lines: Iterable[str]) -> None:
+    """Run step n's own sender.py with lines on its standard input, as `printf ... | sender.py`."""
+    text = "".join(f"{line}\n" for line in lines)
+    result = subprocess.run(
+        [sys.executable, "sender.py", name],
+        cwd=folder(n),
+        input=text.encode(),
+        capture_output=True,
+        timeout=30,
+    )
+    print(f"$ printf {text!r} | python3 sender.py {name}   -> exit status {result.returncode}")
+    if result.stderr:
+        print(result.stderr.decode().rstrip())
+
+
+# --- the private D-Bus daemon ------------------------------------------------------------------
+
+
+@dataclass
+class _Bus:
+    daemon: private_bus.Bus
+    connection: Any  # the kernel's own sdbus.SdBus, the default bus of sdbus calls here
+
+
+_bus: _Bus | None = None
+
+
+def bus() -> private_bus.Bus:
+    """A private dbus-daemon for this kernel (tools/bus.py), started once; it is the session bus
+    of every program started afterwards, and the kernel's own default sdbus connection."""
+    global _bus
+    if _bus is not None and _bus.daemon.process and _bus.daemon.process.poll() is None:
+        return _bus.daemon
+    stop_bus()  # a dead one (interrupted): forget it, its programs and its connection
+    import sdbus
+
+    daemon = private_bus.start(RUNTIME / "bus")
+    assert daemon.process is not None
+    watch(daemon, daemon.process)
+    os.environ[private_bus.ENV_VAR] = daemon.address
+    connection = sdbus.sd_bus_open_user()  # reads $DBUS_SESSION_BUS_ADDRESS: ours
+    sdbus.set_default_bus(connection)
+    _bus = _Bus(daemon, connection)
+    print(f"private bus: {private_bus.ENV_VAR}={daemon.address}")
+    return daemon
+
+
+def stop_bus() -> None:
+    global _bus
+    if _bus is None:
+        return
+    _bus.connection.close()
+    if _bus.daemon.process is not None:
+        stop_process(_bus.daemon.process)
+    os.environ.pop(private_bus.ENV_VAR, None)
+    _bus = None
+
+
+async def for_seconds(seconds: float, iterator: Any) -> list[Any]:
+    """Collect what an async iterator (e.g. a D-Bus signal) yields within seconds."""
+    items: list[Any] = []
+
+    async def collect() -> None:
+        async for item in iterator:
+            items.append(item)
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(collect(), seconds)
+    return items
+
+
+# --- exercises ----------------------------------------------------------------------------------
+
+# For step 1 there is no previous step to start from: the exercise is step 01 with these
+# functions emptied out.
+EMPTIED = {1: ("receiver.py", ("receive",))}
+
+
+class Exercise:
+    """Step n, done by the attendee: a copy in MY_STEPS to edit, graded like `make check-N`."""
+
+    def __init__(self, n: int) -> None:
+        self.step = table.get(n)
+        self.folder = MY_STEPS / self.step.dir
+        self.passed: bool | None = None  # the last check's verdict
+
+    def prepare(self) -> None:
+        """Copy the starting point into MY_STEPS, unless the attendee's copy is there already."""
+        if self.folder.exists():
+            return
+        n = self.step.n
+        start_from = folder(n - 1) if n > 1 else folder(n)
+        shutil.copytree(start_from, self.folder, ignore=shutil.ignore_patterns("__pycache__"))
+        for file, names in [EMPTIED[n]] if n in EMPTIED else []:
+            emptied = self.folder / file
+            emptied.write_text(empty_functions(emptied.read_text(), names, self.step.hint))
+
+    def introduce(self) -> None:
+        where = self.folder.relative_to(NOTEBOOKS) if self.folder.is_relative_to(NOTEBOOKS) else ""
+        link = f"[{where}/receiver.py]({where}/receiver.py)" if where else f"`{self.folder}`"
+        origin = "step 01, its receive() emptied" if self.step.n == 1 else "the previous step"
+        display(
+            Markdown(
+                f"**Exercise: step {self.step.n:02d}.** {self.step.idea}\n\n"
+                f"Your copy ({origin}): {link} (in `{self.folder}`). Edit it, save, and run the"
+                f" check cell; it runs the graders of `make check-{self.step.n}"
+                f" STEPS={self.folder.parent}`."
+            )
+        )
+
+    def reset(self) -> None:
+        """Throw the copy away and start again from the starting point."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.prepare()
+
+    def check(self) -> None:
+        """Grade the copy with tests/graders/ (python -m tools.grade N --steps MY_STEPS)."""
+        command = [sys.executable, "-m", "tools.grade", str(self.step.n)]
+        command += [
+            "--steps",
+            str(self.folder.parent),
+            "-x",
+            "--color=no",
+            "-p",
+            "no:cacheprovider",
+        ]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        self.passed = passed = result.returncode == 0
+        verdict = "passes" if passed else "does not pass yet"
+        lines = result.stdout.rstrip().splitlines()
+        detail = "\n".join(lines if passed else _failure_summary(lines))
+        display(
+            Markdown(f"{'✅' if passed else '❌'} **Your step {self.step.n:02d} {verdict}.**"),
+            Code(detail + ("\n" + result.stderr if result.stderr.strip() else ""), language="text"),
+        )
+
+
+def _failure_summary(lines: list[str]) -> list[str]:
+    """The grader's verdict without pytest's tracebacks: why it failed, the summary, the hint."""
+    summary = next((i for i, line in enumerate(lines) if "short test summary" in line), None)
+    if summary is None:
+        return lines
+    errors = [line for line in lines[:summary] if line.startswith("E ")][:10]
+    return [*lines[:1], *errors, *lines[summary:]]
+
+
+def empty_functions(text: str, names: Sequence[str], hint: str) -> str:
+    """text with the bodies of the top-level functions called names replaced by a TODO."""
+    lines = text.splitlines()
+    functions = [
+        node
+        for node in ast.parse(text).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names
+    ]
+    for node in sorted(functions, key=lambda node: node.lineno, reverse=True):
+        first = node.body[0].lineno
+        if isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant):
+            first = node.body[0].end_lineno + 1 if len(node.body) > 1 else first  # keep docstring
+        indent = " " * node.body[0].col_offset
+        prefix = f"{indent}# "
+        todo = textwrap.wrap(
+            f"TODO (exercise): {hint}", 88, initial_indent=prefix, subsequent_indent=prefix
+        )
+        todo.append(f"{indent}...")
+        lines[first - 1 : node.end_lineno] = todo
+    return "\n".join(lines) + "\n"
+
+
+def exercise(n: int) -> Exercise:
+    """Set up the exercise for step n (once) and say what to do."""
+    exercise = Exercise(n)
+    exercise.prepare()
+    exercise.introduce()
+    return exercise

@@ -1,0 +1,308 @@
+"""The attendees' notebooks (notebooks/): committed clean, paired with their .py, and working.
+
+Each notebook is executed top to bottom, headless, on the venv's kernel "incoming" (as
+`make notebooks` would run it), and the test reads what its cells produced: the messages
+that arrived, the code shown from the step files, the grader's verdict, the plot. Every
+process a kernel starts carries a marker in its environment; none may be left afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jupytext
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+from tests.helpers import wait_until
+from tools import table
+
+NOTEBOOKS = table.ROOT / "notebooks"
+PAIRED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+KERNEL = "incoming"
+CELL_TIMEOUT = 180  # seconds per cell: the exercise checks run a grader
+TIMES = table.ROOT / "build" / "notebook-times.json"
+
+# What the tagged cells of each notebook must print: regexes searched in the cell's text,
+# or (regex, n): at least n lines match.
+Expectation = str | tuple[str, int]
+LOAD, SINE = r"load: \d+\.\d+", r"sine: -?\d\.\d{3}"  # step 02's threads may share a line
+EXPECTED: dict[str, dict[str, list[Expectation]]] = {
+    "01_sockets": {
+        "arrived": [
+            r"receiver \| incoming: hello from the notebook\n",
+            r"receiver \| incoming: a second datagram\n",
+        ],
+        "odd": [
+            r"incoming: \(empty datagram\)",
+            r"incoming: \(not UTF-8, 11 bytes\)",
+            r"incoming: \(truncated to 1024 bytes\) x+… \(",
+            r"incoming: still fine",
+        ],
+        "stopped": [r"exit status: 0\n", r"socket file left behind: False"],
+        "check": [r"does not pass yet", r"FAILED .*test_receives_and_prints_a_message", r"Hint:"],
+    },
+    "02_threads": {
+        "arrived": [(LOAD, 5), (SINE, 5)],
+        "sent": [r"receiver \| sine: not a number, but it arrives"],
+        "threads": [r"receiver \(pid \d+\): 3 threads\n"],
+        "check": [r"does not pass yet", r"FAILED .*test_every_socket_has_its_own_thread"],
+    },
+    "03_asyncio": {
+        "pending": [r"is the task done\? False"],
+        "in-kernel": [r"the task is done: True and recvmsg\(\) returned b'wake up'"],
+        "arrived3": [r"receiver \| incoming: hello, event loop", r"\): 1 thread\n"],
+        "arrived4": [(LOAD, 5), (SINE, 5)],
+        "threads": [r"receiver \(pid \d+\): 1 thread\n"],
+        "check": [r"does not pass yet", r"FAILED .*test_many_sockets_one_thread"],
+    },
+}
+
+
+def text_of(cell: Any) -> str:
+    """Everything a cell showed, as text: streams, plain-text reprs, errors."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "stream":
+            parts.append(output["text"])
+        elif output["output_type"] in ("display_data", "execute_result"):
+            data = output["data"]
+            parts.append(data.get("text/markdown") or data.get("text/plain", ""))
+        elif output["output_type"] == "error":
+            parts.append(f"{output['ename']}: {output['evalue']}")
+    return "\n".join(parts)
+
+
+def tagged(notebook: Any, tag: str) -> list[Any]:
+    return [cell for cell in notebook.cells if tag in cell.metadata.get("tags", [])]
+
+
+def marked_processes(marker: str) -> list[str]:
+    """The processes (pid and command line) whose environment carries marker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found.append(f"{entry.name}: {argv}")
+        except OSError:  # gone meanwhile, or not ours
+            continue
+    return found
+
+
+@pytest.fixture
+def kernel_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The kernel's environment: a marker, its own temp folder and exercise folder."""
+    marker = f"INCOMING_NOTEBOOK_RUN={uuid.uuid4().hex}"
+    temp = Path(tempfile.mkdtemp(prefix="nb-"))  # short: socket paths must fit in 108 bytes
+    env = {
+        **os.environ,
+        marker.split("=")[0]: marker.split("=")[1],
+        "TMPDIR": str(temp),
+        "INCOMING_MY_STEPS": str(tmp_path / "my_steps"),
+        "INCOMING_TEST_TIMEOUT": "10",  # the unsolved exercises' graders wait this long
+    }
+    env.pop("XDG_RUNTIME_DIR", None)
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # nothing may reach a real session bus
+    yield env
+    leftovers = marked_processes(marker)
+    assert not leftovers, f"processes left running after the kernel ended: {leftovers}"
+    left = [p.name for p in temp.glob("incoming-*")]  # talk.RUNTIME, the private bus's folder
+    shutil.rmtree(temp)
+    assert not left, f"folders left in the kernel's temp folder: {left}"
+
+
+def test_the_kernel_is_the_venv() -> None:
+    spec = KernelSpecManager().get_kernel_spec(KERNEL)  # make setup registered it
+    assert Path(spec.argv[0]).resolve().parent == Path(sys.executable).resolve().parent, spec.argv
+
+
+def test_every_step_has_a_chapter() -> None:
+    covered = {
+        int(n)
+        for notebook in PAIRED
+        for n in re.findall(r"talk\.intro\((\d+)\)", notebook.with_suffix(".py").read_text())
+    }
+    steps = {step.n for step in table.load()}
+    assert steps <= covered, f"steps without a notebook chapter: {sorted(steps - covered)}"
+    names = [notebook.stem for notebook in PAIRED]
+    assert names == sorted(names), "notebooks are numbered in step order"
+
+
+@pytest.mark.parametrize("notebook", PAIRED, ids=[p.stem for p in PAIRED])
+def test_committed_without_outputs(notebook: Path) -> None:
+    nb = nbformat.read(notebook, as_version=4)
+    dirty = [
+        index
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
+    assert not dirty, f"{notebook.name}: cells {dirty} have outputs (clear them before committing)"
+    assert nb.metadata.kernelspec.name == KERNEL
+
+
+@pytest.mark.parametrize("notebook", PAIRED, ids=[p.stem for p in PAIRED])
+def test_paired_py_is_in_sync(notebook: Path) -> None:
+    pair = notebook.with_suffix(".py")
+    assert pair.exists(), f"{notebook.name} has no paired {pair.name}: make notebooks-sync"
+    text = jupytext.writes(jupytext.read(notebook), fmt="py:percent")
+    assert text == pair.read_text(), f"{notebook.name} and {pair.name} differ: make notebooks-sync"
+
+
+def test_every_py_has_its_notebook() -> None:
+    orphans = [
+        p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.py") if not p.with_suffix(".ipynb").exists()
+    ]
+    assert not orphans, f"paired .py files without a notebook: {orphans}"
+
+
+def execute(notebook: Path, env: dict[str, str]) -> tuple[Any, float]:
+    nb = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(
+        nb,
+        kernel_name=KERNEL,
+        timeout=CELL_TIMEOUT,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    start = time.monotonic()
+    client.execute(env=env)  # raises CellExecutionError with the cell's traceback
+    return nb, time.monotonic() - start
+
+
+def record_time(name: str, seconds: float) -> None:
+    TIMES.parent.mkdir(exist_ok=True)
+    times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
+    times[name] = round(seconds, 1)
+    times["total"] = round(sum(v for k, v in times.items() if k != "total"), 1)
+    TIMES.write_text(json.dumps(times, indent=2) + "\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", PAIRED, ids=[p.stem for p in PAIRED])
+def test_notebook_runs_top_to_bottom(notebook: Path, kernel_env: dict[str, str]) -> None:
+    nb, seconds = execute(notebook, kernel_env)
+    record_time(notebook.stem, seconds)
+    # The code cells that show a step's code show exactly the file's text.
+    for cell in nb.cells:
+        match = re.fullmatch(r'talk\.show\((\d+), "([\w.]+)"\)', cell.source.strip())
+        if match:
+            path = table.get(int(match[1])).folder(table.ROOT / "steps") / match[2]
+            assert text_of(cell) == path.read_text(), f"{cell.source}: not the file's text"
+        elif cell.source.startswith("talk.show("):  # some of the file: each line is in it
+            match = re.match(r'talk\.show\((\d+), "([\w.]+)"', cell.source)
+            assert match, cell.source
+            path = table.get(int(match[1])).folder(table.ROOT / "steps") / match[2]
+            lines = path.read_text().splitlines()
+            shown = text_of(cell).splitlines()
+            assert shown and all(line in lines for line in shown), f"{cell.source}: not the file's"
+    assert notebook.stem in EXPECTED, f"say what {notebook.name}'s cells must show in EXPECTED"
+    for tag, patterns in EXPECTED[notebook.stem].items():
+        cells = tagged(nb, tag)
+        assert cells, f"{notebook.name}: no cell tagged {tag!r}"
+        text = "\n".join(text_of(cell) for cell in cells)
+        for expected in patterns:
+            pattern, count = expected if isinstance(expected, tuple) else (expected, 1)
+            found = len(re.findall(pattern, text, re.MULTILINE))
+            assert found >= count, f"{notebook.name}, cell {tag!r}: {found}× {pattern!r} in\n{text}"
+
+
+class Kernel:
+    """A kernel of the venv, as JupyterLab starts it, to send cells to one at a time."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.manager = KernelManager(kernel_name=KERNEL)
+        self.manager.start_kernel(env=env, cwd=str(NOTEBOOKS))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def run(self, code: str, status: str = "ok") -> str:
+        """Execute a cell; return what it printed (and its error, if any)."""
+        printed: list[str] = []
+
+        def output(message: dict[str, Any]) -> None:
+            content = message["content"]
+            if message["msg_type"] == "stream":
+                printed.append(content["text"])
+            elif message["msg_type"] == "error":
+                printed.append(f"{content['ename']}: {content['evalue']}")
+
+        reply = self.client.execute_interactive(code, output_hook=output, timeout=CELL_TIMEOUT)
+        text = "".join(printed)
+        assert reply["content"]["status"] == status, f"{code}\n--- printed ---\n{text}"
+        return text
+
+    def wait_until_running(self, msg_id: str) -> None:
+        """Until the kernel says it is busy with that cell (its iopub status message)."""
+        while True:
+            message = self.client.get_iopub_msg(timeout=CELL_TIMEOUT)
+            state = message["content"].get("execution_state")
+            if state == "busy" and message["parent_header"].get("msg_id") == msg_id:
+                return
+
+    def stop(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel()
+
+
+def alive(pid: int) -> bool:
+    """Running (not a zombie waiting to be reaped by the kernel)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_interrupt_stops_the_programs_and_cells_run_again(kernel_env: dict[str, str]) -> None:
+    kernel = Kernel(kernel_env)
+    try:
+        started = "import talk\nreceiver = talk.start('receiver', 1)\nprint(receiver.pid)"
+        first = int(kernel.run(started).splitlines()[-1])
+        daemon = int(kernel.run("print(talk.bus().process.pid)").splitlines()[-1])
+        socket = kernel.run("print(talk.path('incoming'))").strip()
+        again = int(kernel.run(started).splitlines()[-1])  # re-run: the old one makes room
+        assert again != first and not alive(first) and Path(socket).exists()
+
+        long_cell = kernel.client.execute("import time\ntime.sleep(600)")  # runs on and on
+        kernel.wait_until_running(long_cell)
+        kernel.manager.interrupt_kernel()  # the ■ button
+        reply = kernel.client.get_shell_msg(timeout=60)
+        assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
+        wait_until(lambda: not alive(again) and not alive(daemon), "the programs to stop")
+        wait_until(lambda: not Path(socket).exists(), "the receiver to remove its socket")
+
+        # After the interrupt, the same cells work again: a new receiver, a new bus.
+        assert int(kernel.run(started).splitlines()[-1]) not in (first, again)
+        kernel.run(
+            "talk.send('incoming', 'after the interrupt')\n"
+            "receiver.wait_for('incoming: after the interrupt')"
+        )
+        assert int(kernel.run("print(talk.bus().process.pid)").splitlines()[-1]) != daemon
+    finally:
+        kernel.stop()
+
+
+def test_talk_stops_what_it_started_when_python_exits(kernel_env: dict[str, str]) -> None:
+    """Without Jupyter's help (no interrupt, no process-group signals): talk's own finalizers."""
+    code = "import talk\ntalk.start('receiver', 2, 'load', 'sine')\ntalk.bus()\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=NOTEBOOKS, env=kernel_env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "listening on" in result.stdout and "private bus:" in result.stdout, result.stdout
