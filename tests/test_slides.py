@@ -1,0 +1,533 @@
+"""The slides (`make slides`): built from the steps, complete, offline, and shown by a real browser.
+
+The deck is built once per run with the real command into a temporary folder; the tests read
+it as a browser would get it. Nothing here changes a step or the slide source.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tools import slides, table
+
+ROOT = table.ROOT
+SHOTS = ROOT / "build" / "slides-test"  # the screenshots, for a person to look at
+pytestmark = pytest.mark.slow
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a built deck (our own parser: the tests do not trust the builder's view of its output)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    attrs: dict[str, str]
+    text: str
+    section: str  # the id of the slide it is on
+
+
+@dataclass
+class Deck:
+    index: Path
+    blocks: list[Block] = field(default_factory=list)
+    sections: dict[str, str] = field(default_factory=dict)  # id -> text of the slide
+    resources: list[tuple[str, str, str]] = field(default_factory=list)  # tag, attribute, value
+    slides: int = 0  # sections with no section inside: what reveal.js shows one at a time
+
+
+RESOURCE_ATTRS = {"src", "href", "poster", "data", "srcset"}
+
+
+class DeckParser(HTMLParser):
+    def __init__(self, deck: Deck) -> None:
+        super().__init__(convert_charrefs=True)
+        self.deck = deck
+        self.stack: list[str] = []  # ids of the open sections ("" for none)
+        self.leaf: list[bool] = []  # per open section: no section inside it (yet)
+        self.texts: dict[str, list[str]] = {}
+        self.code: dict[str, str] | None = None
+        self.code_text: list[str] = []
+        self.in_pre = 0
+        self.in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {key: value or "" for key, value in attrs}
+        for key, value in values.items():
+            if tag != "a" and key in RESOURCE_ATTRS:
+                self.deck.resources.append((tag, key, value))
+            if key == "style":
+                self.deck.resources.extend(("style", "url", u) for u in css_urls(value))
+        if tag == "section":
+            if self.leaf:
+                self.leaf[-1] = False
+            self.leaf.append(True)
+            self.stack.append(values.get("id", ""))
+            self.texts.setdefault(values.get("id", ""), [])
+        elif tag == "pre":
+            self.in_pre += 1
+        elif tag == "code" and self.in_pre:
+            self.code, self.code_text = values, []
+        elif tag == "style":
+            self.in_style = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section" and self.stack:
+            self.stack.pop()
+            self.deck.slides += self.leaf.pop()
+        elif tag == "pre":
+            self.in_pre -= 1
+        elif tag == "code" and self.code is not None:
+            section = next((s for s in reversed(self.stack) if s), "")
+            self.deck.blocks.append(Block(self.code, "".join(self.code_text), section))
+            self.code = None
+        elif tag == "style":
+            self.in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self.code is not None:
+            self.code_text.append(data)
+        if self.in_style:
+            self.deck.resources.extend(("style", "url", u) for u in css_urls(data))
+        for section in self.stack:
+            self.texts[section].append(data)
+
+
+def css_urls(css: str) -> list[str]:
+    found = re.findall(r"""url\(\s*['"]?([^'")]+)""", css)
+    found += re.findall(r"""@import\s+(?:url\()?\s*['"]([^'"]+)""", css)
+    return found
+
+
+def read_deck(index: Path) -> Deck:
+    deck = Deck(index)
+    parser = DeckParser(deck)
+    parser.feed(index.read_text(encoding="utf-8"))
+    deck.sections = {key: " ".join("".join(parts).split()) for key, parts in parser.texts.items()}
+    return deck
+
+
+def is_remote(reference: str) -> bool:
+    return bool(re.match(r"^\s*((https?|ftp|wss?):)?//", reference, re.IGNORECASE))
+
+
+def remote_references(folder: Path) -> list[str]:
+    """Every resource the deck would fetch from the network: HTML attributes and CSS url()s."""
+    found = []
+    for page in folder.rglob("*.html"):
+        deck = read_deck(page)
+        found += [f"{page.name}: <{t} {a}={v}>" for t, a, v in deck.resources if is_remote(v)]
+    for sheet in folder.rglob("*.css"):
+        urls = css_urls(sheet.read_text(encoding="utf-8", errors="replace"))
+        found += [f"{sheet.relative_to(folder)}: url({u[:80]})" for u in urls if is_remote(u)]
+    return found
+
+
+def missing_local_files(folder: Path) -> list[str]:
+    """Local resources the pages and stylesheets refer to that are not in the folder."""
+    missing = []
+    for page in folder.rglob("*.html"):
+        for _, _, value in read_deck(page).resources:
+            if is_remote(value) or value.startswith(("data:", "#")):
+                continue
+            if not (page.parent / value.split("#")[0].split("?")[0]).is_file():
+                missing.append(f"{page.name}: {value}")
+    for sheet in folder.rglob("*.css"):
+        for value in css_urls(sheet.read_text(encoding="utf-8", errors="replace")):
+            if is_remote(value) or value.startswith(("data:", "#")):
+                continue
+            if not (sheet.parent / value.split("#")[0].split("?")[0]).is_file():
+                missing.append(f"{sheet.name}: {value}")
+    return missing
+
+
+# ---------------------------------------------------------------------------------------------
+# What the deck must contain, computed from the steps folder directly
+# ---------------------------------------------------------------------------------------------
+
+
+def step_files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+
+
+def changed_files(step: table.Step) -> list[str]:
+    new = step_files(step.folder(ROOT / "steps"))
+    if step.n == 1:
+        return list(new)
+    old = step_files(table.load()[step.n - 2].folder(ROOT / "steps"))
+    return [name for name, data in new.items() if old.get(name) != data]
+
+
+def shown(text: str) -> str:
+    """A file's text as a code block holds it: without the one final newline."""
+    return text[:-1] if text.endswith("\n") else text
+
+
+def check_unified_diff(diff: str, old_dir: Path, new_dir: Path) -> set[str]:
+    """Every hunk of a `diff -ru` is true of the two folders; returns the files it names."""
+    named: set[str] = set()
+    lines = diff.split("\n")
+    i = 0
+    old_lines: list[str] = []
+    new_lines: list[str] = []
+    hunks = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
+            old_path = Path(line[4:].split("\t")[0])
+            new_path = Path(lines[i + 1][4:].split("\t")[0])
+            assert old_path.name == new_path.name or not old_path.exists()
+            name = str(new_path.relative_to(new_dir.relative_to(ROOT)))
+            named.add(name)
+            old_file, new_file = old_dir / name, new_dir / name
+            old_lines = old_file.read_text().split("\n")[:-1] if old_file.exists() else []
+            new_lines = new_file.read_text().split("\n")[:-1] if new_file.exists() else []
+            i += 2
+            continue
+        header = re.match(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", line)
+        if header:
+            old_start, old_count = int(header[1]), int(header[2] or 1)
+            new_start, new_count = int(header[3]), int(header[4] or 1)
+            old_side: list[str] = []
+            new_side: list[str] = []
+            i += 1
+            # exactly the hunk's lines, as its header counts them ("\\ No newline" aside)
+            while len(old_side) < old_count or len(new_side) < new_count:
+                assert i < len(lines), f"the diff ends inside {line}"
+                kind, body = lines[i][:1], lines[i][1:]
+                assert kind in (" ", "-", "+", "\\"), f"not a hunk line: {lines[i]!r}"
+                if kind in (" ", "-"):
+                    old_side.append(body)
+                if kind in (" ", "+"):
+                    new_side.append(body)
+                i += 1
+            assert len(old_side) == old_count and len(new_side) == new_count, line
+            first_old = max(old_start - 1, 0)
+            first_new = max(new_start - 1, 0)
+            assert old_lines[first_old : first_old + old_count] == old_side, f"old side of {line}"
+            assert new_lines[first_new : first_new + new_count] == new_side, f"new side of {line}"
+            hunks += 1
+            continue
+        i += 1
+    assert hunks, "the diff has no hunks"
+    return named
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------------
+
+
+def build(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.slides", "build", "--out", str(out), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("deck") / "slides"
+    result = build(out)
+    assert result.returncode == 0, f"make slides failed:\n{result.stderr}"
+    assert (out / "index.html").is_file()
+    return out
+
+
+@pytest.fixture(scope="module")
+def deck(built: Path) -> Deck:
+    return read_deck(built / "index.html")
+
+
+# ---------------------------------------------------------------------------------------------
+# The deck's content
+# ---------------------------------------------------------------------------------------------
+
+
+def test_every_step_has_a_section_with_its_title_and_idea(deck: Deck) -> None:
+    for step in table.load():
+        section = deck.sections.get(f"step-{step.n}")
+        assert section is not None, f"step {step.n} ({step.dir}) has no slides"
+        assert step.title in section, f"step {step.n}: title {step.title!r} not on its slide"
+        idea = " ".join(step.idea.replace("`", "").split())
+        assert idea in section, f"step {step.n}: its idea is not on its slide"
+    numbers = {int(m[1]) for s in deck.sections if (m := re.fullmatch(r"step-(\d+)", s))}
+    assert numbers == {step.n for step in table.load()}, "slides for steps not in the table"
+
+
+def test_every_changed_file_is_on_a_slide_as_it_is(deck: Deck) -> None:
+    whole = {
+        b.attrs["data-file"]: b.text
+        for b in deck.blocks
+        if "data-file" in b.attrs and "data-lines" not in b.attrs
+    }
+    for step in table.load():
+        folder = step.folder(ROOT / "steps")
+        changed = changed_files(step)
+        assert changed, f"step {step.n} changes no file"
+        for name in changed:
+            path = folder / name
+            key = str(path.relative_to(ROOT))
+            assert key in whole, f"step {step.n}: {name} changed but has no code slide"
+            assert whole[key] == shown(path.read_text(encoding="utf-8")), f"{key} differs"
+
+
+def test_every_step_after_the_first_has_its_true_diff(deck: Deck) -> None:
+    diffs = {int(b.attrs["data-diff"]): b for b in deck.blocks if "data-diff" in b.attrs}
+    steps = table.load()
+    assert set(diffs) == {step.n for step in steps[1:]}
+    for step in steps[1:]:
+        old = steps[step.n - 2].folder(ROOT / "steps")
+        new = step.folder(ROOT / "steps")
+        named = check_unified_diff(diffs[step.n].text, old, new)
+        removed = set(step_files(old)) - set(step_files(new))
+        assert named == set(changed_files(step)) | removed, f"step {step.n}: files in its diff"
+        assert diffs[step.n].section == f"step-{step.n}-diff"
+
+
+def test_regions_are_the_files_lines(deck: Deck) -> None:
+    for block in deck.blocks:
+        if "data-lines" not in block.attrs:
+            continue
+        first, last = map(int, block.attrs["data-lines"].split("-"))
+        lines = (ROOT / block.attrs["data-file"]).read_text(encoding="utf-8").splitlines(True)
+        assert block.text == shown("".join(lines[first - 1 : last])), block.attrs
+
+
+def test_recorded_outputs_are_included_as_they_are(deck: Deck) -> None:
+    """The strace demo's references (tests/strace/step-NN.txt), when there are any."""
+    outputs = {b.attrs["data-output"]: b.text for b in deck.blocks if "data-output" in b.attrs}
+    for path in sorted((ROOT / "tests" / "strace").glob("step-*.txt")):
+        key = str(path.relative_to(ROOT))
+        assert key in outputs, f"{key} is not in the deck"
+        assert outputs[key] == shown(path.read_text(encoding="utf-8"))
+
+
+def test_the_dbus_story_and_api_are_there(deck: Deck) -> None:
+    text = " ".join(deck.sections.values())
+    for phrase in (
+        "10 message copies",
+        "4 message validations",
+        "4 context switches",
+        "kdbus",
+        "AF_DBUS",
+        "3.6× faster",
+        "dbus-daemon",
+        "libdbus",
+        "GetIncoming() → as",
+        "Message(s source, t timestamp_ns, s text)",
+        "org.example.Incoming",
+    ):
+        assert phrase in text, f"{phrase!r} is not in the deck"
+    bench = deck.sections["bench"]
+    if not list((ROOT / "build" / "bench").glob("*.json")):
+        assert "make bench" in bench, "no benchmark results: the slide must say how to make them"
+
+
+# ---------------------------------------------------------------------------------------------
+# Offline: nothing from the network, everything in the folder
+# ---------------------------------------------------------------------------------------------
+
+
+def test_no_resource_comes_from_the_network(built: Path) -> None:
+    assert remote_references(built) == []
+    assert missing_local_files(built) == []
+    vendored = {str(p.relative_to(built)) for p in (built / "vendor").rglob("*") if p.is_file()}
+    assert vendored == {f"vendor/{name}" for name in slides.VENDORED}, "only what the deck uses"
+
+
+def test_the_offline_check_finds_remote_resources(tmp_path: Path) -> None:
+    """The check above can fail: a CDN script, a web font and a remote image are each caught."""
+    (tmp_path / "index.html").write_text(
+        '<link rel="stylesheet" href="s.css"><script src="https://cdn.invalid/reveal.js"></script>'
+        '<a href="https://example.org/">a link in the prose is fine</a>'
+        '<div style="background: url(//cdn.invalid/bg.png)"></div>'
+    )
+    (tmp_path / "s.css").write_text('@import "https://fonts.invalid/css"; a{}')
+    found = remote_references(tmp_path)
+    assert len(found) == 3, found
+    assert missing_local_files(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The placeholders, on a source of our own
+# ---------------------------------------------------------------------------------------------
+
+
+def source_with(tmp_path: Path, talk: str) -> Path:
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("deck.html", "slides.css"):
+        shutil.copyfile(slides.SOURCE / name, source / name)
+    (source / "talk.md").write_text(talk, encoding="utf-8")
+    return source
+
+
+def test_placeholders_pull_in_a_file_a_region_lines_and_a_diff(tmp_path: Path) -> None:
+    receiver = table.load()[0].folder(ROOT / "steps") / "receiver.py"
+    text = receiver.read_text(encoding="utf-8")
+    source = source_with(
+        tmp_path,
+        '# {{ steps[0].title }}\n\n{{ file(1, "receiver.py") }}\n---\n'
+        '{{ file(1, "receiver.py", lines="2-4") }}\n--\n'
+        '{{ file(1, "receiver.py", region="main") }}\n---\n{{ diff(2) }}\n',
+    )
+    result = build(tmp_path / "out", "--source", str(source))
+    assert result.returncode == 0, result.stderr
+    deck = read_deck(tmp_path / "out" / "index.html")
+    assert any(table.load()[0].title in text for text in deck.sections.values())
+    assert deck.slides == 4  # file | lines, region (one below the other) | diff
+    whole, lines, region, diff = deck.blocks
+    assert whole.text == shown(text)
+    assert lines.attrs["data-lines"] == "2-4"
+    assert lines.text == shown("".join(text.splitlines(True)[1:4]))
+    first, last = map(int, region.attrs["data-lines"].split("-"))
+    assert region.text.startswith(("def main", "async def main")), region.text[:40]
+    assert region.text == shown("".join(text.splitlines(True)[first - 1 : last]))
+    assert diff.attrs["data-diff"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "message"),
+    [
+        ('{{ file(1, "nope.py") }}', "no file nope.py"),
+        ('{{ file(1, "receiver.py", region="nope") }}', "no def or class 'nope'"),
+        ('{{ file(1, "receiver.py", lines="5-1") }}', 'lines="5-1"'),
+        ('{{ file(99, "receiver.py") }}', "no step 99"),
+        ("{{ diff(1) }}", "no previous step"),
+        ("{{ nothing_like_this }}", "'nothing_like_this' is undefined"),
+        ('<img src="https://cdn.invalid/x.png">', "from the network"),
+    ],
+)
+def test_a_bad_placeholder_is_one_clear_line(
+    tmp_path: Path, placeholder: str, message: str
+) -> None:
+    result = build(tmp_path / "out", "--source", str(source_with(tmp_path, placeholder)))
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "out").exists(), "a failed build leaves no half-built deck"
+
+
+# ---------------------------------------------------------------------------------------------
+# A real browser: headless Chromium, from disk, with no network
+# ---------------------------------------------------------------------------------------------
+
+
+def check_rendered(png: bytes, name: str) -> Image.Image:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / f"{name}.png").write_bytes(png)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.size == (1280, 720), image.size
+    colours = image.getcolors(maxcolors=1 << 20) or []
+    most = max(count for count, _ in colours)
+    assert len(colours) > 50, f"{name}: {len(colours)} colours: a blank page?"
+    assert most < 0.97 * image.width * image.height, f"{name}: one colour almost everywhere"
+    return image
+
+
+def open_slide(browser: slides.Browser, index: Path, fragment: str) -> slides.Page:
+    page = browser.open(f"{index.resolve().as_uri()}#/{fragment}")
+    page.wait_ready()
+    return page
+
+
+def test_chromium_shows_the_title_slide(built: Path) -> None:
+    with slides.Browser() as browser:
+        page = open_slide(browser, built / "index.html", "title")
+        state = page.evaluate(
+            "({ready: document.querySelector('.reveal').classList.contains('ready'),"
+            " total: Reveal.getTotalSlides(), current: Reveal.getCurrentSlide().id,"
+            " h1: document.querySelector('section.present h1').textContent,"
+            " notes: Reveal.hasPlugin('notes'), highlight: Reveal.hasPlugin('highlight'),"
+            " speakerNotes: Reveal.getSlideNotes()})"
+        )
+        png = page.screenshot()
+        problems = page.problems()
+    assert problems == []
+    assert state["ready"] and state["current"] == "title"
+    assert "D-Bus" in state["h1"]
+    assert state["total"] >= 3 * len(table.load())
+    assert state["notes"] and state["highlight"]
+    assert "live coding" in state["speakerNotes"]
+    check_rendered(png, "title")
+
+
+def test_chromium_shows_a_highlighted_code_slide(built: Path) -> None:
+    step = table.load()[2] if len(table.load()) > 2 else table.load()[-1]
+    name = changed_files(step)[0]
+    fragment = f"step-{step.n}-{name.replace('.', '-').replace('/', '-')}"
+    with slides.Browser() as browser:
+        page = open_slide(browser, built / "index.html", fragment)
+        state = page.evaluate(
+            "(() => { const code = Reveal.getCurrentSlide().querySelector('pre code');"
+            " const rows = [...code.querySelectorAll('td.hljs-ln-code')];"
+            " return {current: Reveal.getCurrentSlide().id, hljs: code.classList.contains('hljs'),"
+            " keywords: code.querySelectorAll('.hljs-keyword').length, rows: rows.length,"
+            " lines: rows.map((td) => td.textContent),"
+            " background: getComputedStyle(code).backgroundColor}; })()"
+        )
+        png = page.screenshot()
+        problems = page.problems()
+    assert problems == []
+    assert state["current"] == fragment
+    assert state["hljs"] and state["keywords"] > 5, "the code is not highlighted"
+    text = (step.folder(ROOT / "steps") / name).read_text(encoding="utf-8")
+    assert state["rows"] == len(text.splitlines()), "one numbered row per line of the file"
+    # (an empty line is shown as one space, so that its row keeps its height)
+    shown_lines = [line.rstrip() for line in state["lines"]]
+    assert shown_lines == text.splitlines(), "the browser shows the file as it is"
+    image = check_rendered(png, "code")
+    dark = sum(image.convert("L").histogram()[:50])  # monokai's background is near black
+    assert dark > 0.3 * image.width * image.height, "no dark code block on the code slide"
+
+
+def test_the_browser_check_sees_failed_loads(tmp_path: Path) -> None:
+    """The console check can fail: a missing script and a network image are both reported."""
+    page_file = tmp_path / "broken.html"
+    page_file.write_text(
+        '<script src="missing.js"></script><img src="http://127.0.0.1:9/never.png">'
+        "<script>console.error('boom')</script>"
+    )
+    with slides.Browser() as browser:
+        page = browser.open(page_file.as_uri())
+        page.evaluate("new Promise((resolve) => setTimeout(resolve, 0))")
+        problems = page.problems()
+    assert any("load failed" in p for p in problems), problems
+    assert any("network request: http://127.0.0.1:9/never.png" in p for p in problems), problems
+    assert any("boom" in p for p in problems), problems
+
+
+def test_the_pdf_has_a_page_per_slide(built: Path, tmp_path: Path) -> None:
+    pdf = tmp_path / "slides.pdf"
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.slides", "pdf", "--deck", str(built), "--out", str(pdf)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page\b", data))
+    # one page per slide at least; a long file goes on over pages (no scrolling on paper)
+    assert pages >= read_deck(built / "index.html").slides
