@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import difflib
 import importlib.util
+import itertools
 import os
 import re
 import shutil
@@ -42,7 +43,7 @@ if str(ROOT) not in sys.path:  # the kernel runs in notebooks/; the tools live o
 
 from IPython.display import Code, Markdown, display  # noqa: E402
 
-from tests.helpers import Program, thread_count  # noqa: E402
+from tests.helpers import Program, thread_count, wait_until  # noqa: E402
 from tests.helpers import send as send_datagrams  # noqa: E402
 from tools import bus as private_bus  # noqa: E402
 from tools import table  # noqa: E402
@@ -144,7 +145,7 @@ class Background:
         self.role = role
         self.step = n
         self.program = Program([sys.executable, *argv], cwd=folder(n), env=env)
-        self.shown = 0  # how many output lines show() printed already
+        self.shown = self.shown_errors = 0  # how many lines show() printed already
         watch(self, self.program.process)
 
     @property
@@ -174,6 +175,12 @@ class Background:
             for pattern in remaining:
                 remaining[pattern] -= len(re.findall(pattern, line))
 
+    def wait_for_error(self, pattern: str) -> None:
+        """Wait until a line on its stderr matches the regex."""
+        regex = re.compile(pattern)
+        what = f"{self.role} to say {pattern!r} on stderr"
+        wait_until(lambda: any(regex.search(line) for line in self.program.stderr), what)
+
     def lines(self) -> list[str]:
         return list(self.program.stdout)
 
@@ -184,8 +191,10 @@ class Background:
         self.shown = len(lines)
         shown = [f"{self.role} | {shorten(line)}" for line in new]
         print("\n".join(shown) or f"{self.role} | (nothing new)")
-        for line in self.program.stderr:
+        errors = list(self.program.stderr)
+        for line in errors if everything else errors[self.shown_errors :]:
             print(f"{self.role} ! {line}")
+        self.shown_errors = len(errors)
 
     def threads(self) -> list[tuple[int, str]]:
         """(thread id, where in the kernel it waits) for each of its threads (/proc/PID/task)."""
@@ -258,7 +267,7 @@ def start(
     stop(role)
     running = Background(role, n, [program, *args], dict(os.environ))
     _running[role] = running
-    names = [a for a in args if not a.startswith("-")]
+    names = list(itertools.takewhile(lambda arg: not arg.startswith("-"), args))
     for _ in range(count if count is not None else max(1, len(names))):
         running.expect(ready)
     running.show()
@@ -378,6 +387,8 @@ async def for_seconds(seconds: float, iterator: Any) -> list[Any]:
 # For step 1 there is no previous step to start from: the exercise is step 01 with these
 # functions emptied out.
 EMPTIED = {1: ("receiver.py", ("receive",))}
+# Files of step N an exercise gets as they are: helpers, not the step's idea.
+GIVEN = {5: ("simulated_gpio.py",)}
 
 
 class Exercise:
@@ -395,6 +406,8 @@ class Exercise:
         n = self.step.n
         start_from = folder(n - 1) if n > 1 else folder(n)
         shutil.copytree(start_from, self.folder, ignore=shutil.ignore_patterns("__pycache__"))
+        for given in GIVEN.get(n, ()):
+            shutil.copy2(folder(n) / given, self.folder / given)
         for file, names in [EMPTIED[n]] if n in EMPTIED else []:
             emptied = self.folder / file
             emptied.write_text(empty_functions(emptied.read_text(), names, self.step.hint))

@@ -70,6 +70,20 @@ EXPECTED: dict[str, dict[str, list[Expectation]]] = {
         "threads": [r"receiver \(pid \d+\): 1 thread\n"],
         "check": [r"does not pass yet", r"FAILED .*test_many_sockets_one_thread"],
     },
+    "05_event_sources": {
+        "arrived": [
+            (LOAD, 5),
+            (SINE, 5),
+            (r"^receiver \| simulated:0: rising \[\d+ ns\]$", 2),
+            (r"^receiver \| simulated:0: falling \[\d+ ns\]$", 2),
+        ],
+        "threads": [r"receiver \(pid \d+\): 2 threads\n"],
+        "bad-line": [
+            r"receiver \| load: still here",
+            r"receiver ! gpio: gpiochip99:3: .*\(want CHIP:LINE",
+        ],
+        "check": [r"does not pass yet", r"FAILED .*test_simulated_edges_arrive_beside_the_sockets"],
+    },
 }
 
 
@@ -203,7 +217,7 @@ def test_notebook_runs_top_to_bottom(notebook: Path, kernel_env: dict[str, str])
         match = re.fullmatch(r'talk\.show\((\d+), "([\w.]+)"\)', cell.source.strip())
         if match:
             path = table.get(int(match[1])).folder(table.ROOT / "steps") / match[2]
-            assert text_of(cell) == path.read_text(), f"{cell.source}: not the file's text"
+            assert text_of(cell) == path.read_text().rstrip("\n"), f"{cell.source}: not the file"
         elif cell.source.startswith("talk.show("):  # some of the file: each line is in it
             match = re.match(r'talk\.show\((\d+), "([\w.]+)"', cell.source)
             assert match, cell.source

@@ -1,0 +1,108 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: incoming (.venv)
+#     language: python
+#     name: incoming
+# ---
+
+# %% [markdown]
+# # 4. Other event sources: a GPIO line
+#
+# The loop does not care what is behind a file descriptor. A GPIO line (a button, a
+# sensor's interrupt pin) is one more: with libgpiod v2, a *line request* has an fd that
+# becomes readable when edges (rising, falling) are waiting. One more task on the same
+# loop, beside the sockets; still one `epoll_wait()`.
+
+# %%
+import talk
+
+talk.intro(5)
+
+# %% [markdown]
+# What step 05 adds to step 04's receiver: opening the line (`open_gpio()`) and a task
+# that watches it (`watch()`), with the same `wait_readable()` as the sockets' task.
+
+# %%
+talk.diff(5)
+
+# %%
+talk.show(5, "receiver.py", "open_gpio", "watch")
+
+# %% [markdown]
+# ## No GPIO here? An honest simulated line
+#
+# Most laptops have no GPIO pins. Without `--gpio CHIP:LINE`, the receiver uses a
+# simulated line that says so: a pipe whose read end is the fd, and a thread that plays
+# the finger on the button. From the fd onward it takes the same path as a real line,
+# down to the `gpiod.EdgeEvent` objects.
+
+# %%
+talk.show(5, "simulated_gpio.py")
+
+# %% [markdown]
+# ## Run it
+#
+# The receiver on `load` and `sine`, and the (simulated) line:
+
+# %%
+receiver = talk.start("receiver", 5, "load", "sine")
+talk.feed("load", "sine", count=5)
+
+# %% tags=["arrived"]
+receiver.expect_each(r"load: \d", r"sine: -?\d", count=5)
+receiver.expect_each(r"simulated:0: rising", r"simulated:0: falling", count=2)
+receiver.show()
+
+# %% [markdown]
+# The timestamps come from the kernel's edge events (here: the simulated button's clock),
+# not from when Python got round to printing them.
+#
+# Threads: the loop's one, asleep in `epoll_wait`, and the simulated button's, asleep
+# between presses. A real line needs no thread of ours: the kernel's GPIO driver writes
+# the events.
+
+# %% tags=["threads"]
+receiver.show_threads()
+
+# %%
+print("exit status:", receiver.stop())
+
+# %% [markdown]
+# ## A real line
+#
+# On a Raspberry Pi (or any board with a GPIO chip), name the chip and line, e.g.
+# `python3 receiver.py load sine --gpio gpiochip0:17` in `steps/05_gpio/`. On a Linux
+# machine without GPIO, the kernel's `gpio-sim` module makes a chip whose lines you can
+# pull from user space: `make gpio-sim` (root) creates one, `make gpio-press` presses its
+# "button"; `make test-gpio-vm` runs step 05 against one inside a small VM.
+#
+# A line that cannot be opened is one clear line on stderr, and the sockets go on:
+
+# %% tags=["bad-line"]
+receiver = talk.start("receiver", 5, "load", "--gpio", "gpiochip99:3")
+talk.send("load", "still here")
+receiver.wait_for("load: still here")
+receiver.wait_for_error("^gpio: gpiochip99:3: ")
+receiver.show()
+receiver.stop()
+
+# %% [markdown]
+# ## Exercise: step 05 from step 04
+#
+# Your copy of **step 04** is in `my_steps/05_gpio/`. Add a task that watches a GPIO
+# line: `--gpio sim` (the default) uses the simulated line, whose
+# `simulated_gpio.py` is already in your copy. The check runs
+# the graders of `make check-5`.
+
+# %%
+exercise = talk.exercise(5)
+
+# %% tags=["check"]
+exercise.check()
