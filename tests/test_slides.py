@@ -7,10 +7,12 @@ it as a browser would get it. Nothing here changes a step or the slide source.
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.helpers import Program, wait_until
 from tools import slides, table
 
 ROOT = table.ROOT
@@ -404,6 +407,62 @@ def test_placeholders_pull_in_a_file_a_region_lines_and_a_diff(tmp_path: Path) -
     assert diff.attrs["data-diff"] == "2"
 
 
+def test_benchmark_results_become_figures(tmp_path: Path) -> None:
+    results = tmp_path / "bench.json"
+    results.write_text(
+        json.dumps(
+            {
+                "environment": {"cpus": 2},
+                "figures": [
+                    {
+                        "section": "raw",
+                        "name": "blocking",
+                        "unit": "msg/s",
+                        "median": 435750.4,
+                        "baseline": "blocking",
+                        "ratio": 1.0,
+                        "note": "blocking recv()",
+                    },
+                    {
+                        "section": "raw",
+                        "name": "sock_recv",
+                        "unit": "msg/s",
+                        "median": 181833.5,
+                        "baseline": "blocking",
+                        "ratio": 0.4173,
+                        "note": "asyncio",
+                    },
+                    {
+                        "section": "cost",
+                        "name": "total/ctxsw",
+                        "unit": "switches/call",
+                        "median": 5.04,
+                        "baseline": "the seeds' 4",
+                        "ratio": 1.26,
+                        "note": "",
+                    },
+                ],
+            }
+        )
+    )
+    (tmp_path / "broken.json").write_text('{"figures": [{"section": ')
+    source = source_with(
+        tmp_path,
+        f'{{% for group in figures("{results}") %}}\n## {{{{ group.section }}}}\n\n'
+        "{% for row in group.rows %}\n"
+        "- {{ row.name }} {{ row.value }} {{ row.unit }} {{ row.versus }}\n"
+        "{% endfor %}\n---\n{% endfor %}\n"
+        f'{{{{ figures("{tmp_path}/broken.json") is none }}}} '
+        f'{{{{ figures("{tmp_path}/missing.json") is none }}}}\n',
+    )
+    result = build(tmp_path / "out", "--source", str(source))
+    assert result.returncode == 0, result.stderr
+    text = " ".join(read_deck(tmp_path / "out" / "index.html").sections.values())
+    assert "raw blocking 435,750 msg/s sock_recv 181,834 msg/s 0.42× blocking" in text
+    assert "cost total/ctxsw 5.04 switches/call 1.26× the seeds' 4" in text
+    assert "True True" in text, "a half-written or missing results file is no figures, no error"
+
+
 @pytest.mark.parametrize(
     ("placeholder", "message"),
     [
@@ -500,6 +559,31 @@ def test_chromium_shows_a_highlighted_code_slide(built: Path) -> None:
     assert dark > 0.3 * image.width * image.height, "no dark code block on the code slide"
 
 
+def test_the_speaker_view_opens_offline_with_the_notes(built: Path) -> None:
+    """Pressing s opens reveal.js's speaker view (inline, no server) showing the slide's notes."""
+    with slides.Browser() as browser:
+        page = open_slide(browser, built / "index.html", "title")
+        notes = page.evaluate("Reveal.getCurrentSlide().querySelector('aside.notes').textContent")
+        assert "live coding" in notes
+        page.press("s")
+        views: list[slides.Page] = []
+
+        def speaker_view_opened() -> bool:
+            view = browser.attach("Speaker View")
+            if view is not None:
+                views.append(view)
+            return view is not None
+
+        wait_until(speaker_view_opened, "the speaker view window")
+        view = views[0]
+        first_words = " ".join(notes.split()[:6])
+        wait_until(
+            lambda: first_words in " ".join(str(view.evaluate("document.body.innerText")).split()),
+            "the notes in the speaker view",
+        )
+        assert page.problems() == []
+
+
 def test_the_browser_check_sees_failed_loads(tmp_path: Path) -> None:
     """The console check can fail: a missing script and a network image are both reported."""
     page_file = tmp_path / "broken.html"
@@ -531,3 +615,22 @@ def test_the_pdf_has_a_page_per_slide(built: Path, tmp_path: Path) -> None:
     pages = len(re.findall(rb"/Type\s*/Page\b", data))
     # one page per slide at least; a long file goes on over pages (no scrolling on paper)
     assert pages >= read_deck(built / "index.html").slides
+
+
+def test_slides_serve_answers_on_localhost_only(built: Path) -> None:
+    server = Program(
+        [sys.executable, "-m", "tools.slides", "serve", "--port", "0", "--deck", str(built)],
+        cwd=ROOT,
+    )
+    try:
+        match = server.expect(r"slides on http://127\.0\.0\.1:(\d+)/")
+        port = int(match[1])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as answer:
+            assert answer.status == 200
+            assert b"vendor/reveal.js" in answer.read()
+        bound = subprocess.run(["ss", "-Htln", f"sport = :{port}"], capture_output=True, text=True)
+        if bound.returncode == 0:
+            assert bound.stdout.strip(), "the server is not listening"
+            assert all("127.0.0.1:" in line for line in bound.stdout.splitlines()), bound.stdout
+    finally:
+        server.stop()

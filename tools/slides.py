@@ -729,6 +729,14 @@ class Browser:
             if event["method"] == method and (not session or event.get("sessionId") == session):
                 return event
 
+    def attach(self, title: str) -> Page | None:
+        """The open page whose title contains title (the speaker view, say), if there is one."""
+        for target in self.send("Target.getTargets")["targetInfos"]:
+            if target["type"] == "page" and title in target["title"]:
+                params = {"targetId": target["targetId"], "flatten": True}
+                return Page(self, self.send("Target.attachToTarget", params)["sessionId"])
+        return None
+
     def open(self, url: str) -> Page:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
@@ -803,6 +811,20 @@ class Page:
             "  else throw new Error('no Reveal: reveal.js did not load');"
             "})"
         )
+
+    def press(self, key: str) -> None:
+        """A key press, as the presenter's keyboard sends it (a user gesture: popups open)."""
+        code = f"Key{key.upper()}" if len(key) == 1 and key.isalpha() else key
+        for kind in ("keyDown", "keyUp"):
+            params = {
+                "type": kind,
+                "key": key,
+                "code": code,
+                "text": key if kind == "keyDown" else "",
+            }
+            if len(key) == 1:
+                params["windowsVirtualKeyCode"] = ord(key.upper())
+            self.browser.send("Input.dispatchKeyEvent", params, self.session)
 
     def screenshot(self) -> bytes:
         result = self.browser.send("Page.captureScreenshot", {"format": "png"}, self.session)
