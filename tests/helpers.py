@@ -38,6 +38,7 @@ class Program:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         stdin: int | None = subprocess.DEVNULL,
+        preexec: Callable[[], None] | None = None,
     ) -> None:
         self.argv = [str(a) for a in argv]
         self.process = subprocess.Popen(
@@ -49,7 +50,7 @@ class Program:
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            preexec_fn=default_sigint,
+            preexec_fn=(lambda: (default_sigint(), preexec and preexec())),
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []

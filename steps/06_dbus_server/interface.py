@@ -18,6 +18,7 @@ import sys
 
 import sdbus
 from sdbus import DbusInterfaceCommonAsync, dbus_method_async, dbus_signal_async
+from sdbus.exceptions import SdBusLibraryError
 
 NAME = "org.example.Incoming"
 PATH = "/org/example/Incoming"
@@ -41,7 +42,7 @@ def open_session_bus():
     """The session bus, $DBUS_SESSION_BUS_ADDRESS: sdbus would pick the system bus for root."""
     try:
         bus = sdbus.sd_bus_open_user()
-    except sdbus.SdBusLibraryError:
+    except SdBusLibraryError:
         sys.exit(
             "no D-Bus session bus: start one with `make bus` and run its export line, "
             "or run under `dbus-run-session -- ...`"

@@ -20,10 +20,10 @@ from datetime import timedelta
 
 import dgram
 import gpiod
-import sdbus
 import simulated_gpio
 from gpiod.line import Clock, Edge
 from interface import NAME, PATH, Incoming, open_session_bus, publish
+from sdbus.exceptions import SdBusRequestNameError
 
 
 async def wait_readable(fd):
@@ -85,7 +85,7 @@ async def main():
     bus = open_session_bus()
     try:
         await bus.request_name_async(NAME, 0)
-    except sdbus.SdBusRequestNameError:
+    except SdBusRequestNameError:
         sys.exit(f"{NAME} is taken on this bus: is another receiver running?")
     paths = [dgram.path_for(name) for name in names]
     sockets = [dgram.bind(path) for path in paths]

@@ -1,0 +1,33 @@
+"""A burst of Message signals through a step's own publish(), then silence.
+
+    python -m tests.dbus_burst STEP_FOLDER COUNT
+
+Owns org.example.Incoming, emits COUNT signals in a tight loop with the step's
+interface.publish(), prints "emitted", and then waits without any further
+message to it: whatever sd-bus still holds in its queue must leave on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+
+
+async def burst(folder: str, count: int) -> None:
+    sys.path.insert(0, folder)
+    from interface import NAME, PATH, Incoming, open_session_bus, publish
+
+    bus = open_session_bus()
+    await bus.request_name_async(NAME, 0)
+    incoming = Incoming(["burst"])
+    incoming.export_to_dbus(PATH)
+    for n in range(count):
+        publish(incoming, "burst", n, str(n))
+    print("emitted", flush=True)
+    await asyncio.get_running_loop().create_future()  # serve, and never poke it again
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(burst(sys.argv[1], int(sys.argv[2])))

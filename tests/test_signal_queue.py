@@ -1,0 +1,84 @@
+"""The signal-queue hazard of issue 3, proven on step 06's publish().
+
+sd-bus queues a message the bus socket cannot take at once; python-sdbus 0.14
+asks asyncio to watch for "writable" only in bus.process(), which runs when
+something arrives. A tight burst of signals on one CPU (bus, server and client
+pinned together, so the daemon cannot keep up) leaves the tail in the queue
+until some other message pokes the server. Step 06's publish() calls process()
+after each emit; these tests show that it delivers everything, and that
+without that call the same burst does not arrive.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Program
+from tools import bus, table
+
+COUNT = 60_000  # enough to fill the bus socket while the daemon waits for the CPU
+ONE_CPU = {min(os.sched_getaffinity(0))}
+
+
+def pin() -> None:
+    os.sched_setaffinity(0, ONE_CPU)
+
+
+def run_burst(folder: Path, tmp_path: Path, patience: float) -> int:
+    """How many of COUNT burst signals a listener gets, with no message to the server after."""
+    with bus.private_bus(tmp_path / "bus") as private:
+        assert private.process is not None
+        os.sched_setaffinity(private.process.pid, ONE_CPU)
+        listener = Program(
+            [
+                sys.executable,
+                "-m",
+                "tests.dbus_listen",
+                "--count",
+                str(COUNT),
+                "--seconds",
+                str(patience),
+            ],
+            env=private.env,
+            preexec=pin,
+        )
+        server = None
+        try:
+            listener.expect("^subscribed$")
+            server = Program(
+                [sys.executable, "-m", "tests.dbus_burst", str(folder), str(COUNT)],
+                env=private.env,
+                preexec=pin,
+            )
+            server.expect("^emitted$", timeout=120)
+            listener.wait(timeout=patience + 30)
+            return len(listener.stdout) - 1
+        finally:
+            listener.stop()
+            if server is not None:
+                server.stop()
+
+
+def test_a_burst_arrives_whole_without_a_poke(tmp_path: Path) -> None:
+    received = run_burst(table.get(6).folder(table.ROOT / "steps"), tmp_path, patience=60)
+    assert received == COUNT, f"{COUNT - received} of {COUNT} signals held back in sd-bus's queue"
+
+
+def test_without_the_process_call_the_same_burst_is_held_back(tmp_path: Path) -> None:
+    """The hazard is real: the burst test above fails on publish() without process()."""
+    folder = tmp_path / "unfixed"
+    shutil.copytree(table.get(6).folder(table.ROOT / "steps"), folder)
+    interface = folder / "interface.py"
+    source = interface.read_text()
+    flush = "    sdbus.get_default_bus().process()\n"
+    assert flush in source
+    interface.write_text(source.replace(flush, "    pass\n"))
+    received = run_burst(folder, tmp_path, patience=5)  # what is held back stays held
+    if received == COUNT:
+        pytest.fail("the unfixed publish() delivered every signal: has python-sdbus fixed this?")
+    assert received < COUNT
