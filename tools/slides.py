@@ -119,6 +119,14 @@ class Deck:
             or not filecmp.cmp(before / name, self.folder(step) / name, shallow=False)
         ]
 
+    def is_text(self, n: int | table.Step, name: str) -> bool:
+        """Whether a step's file is text a slide can show (not a picture, say)."""
+        try:
+            (self.folder(n) / name).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            return False
+        return True
+
     def removed(self, n: int | table.Step) -> list[str]:
         step = self.step(n)
         if step.n == 1:
@@ -144,7 +152,10 @@ class Deck:
         path = self.folder(step) / name
         if not path.is_file():
             raise SlideError(f"step {step.n}: no file {name} in {rel(self.folder(step))}")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SlideError(f"{rel(path)} is not UTF-8 text: no slide can show it") from None
         attrs = {"data-file": rel(path), "data-step": str(step.n)}
         first = 1
         if lines or region:
@@ -210,31 +221,6 @@ class Deck:
         except OSError as error:
             raise SlideError(f"read({rel(source)!r}): {error.strerror}") from None
 
-    def data_table(self, path: str | Path, limit: int = 14) -> str:
-        """A JSON file (a benchmark's results) as a table when it is one, else as JSON."""
-        source = path if isinstance(path, Path) else ROOT / path
-        try:
-            data = json.loads(source.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise SlideError(f"{rel(source)}: not readable JSON ({error})") from None
-        rows = json_rows(data)
-        if rows is None:
-            text = json.dumps(data, indent=2)
-            return self.place(code_block(text, "json", {"data-output": rel(source)}, 0, "auto"))
-        columns = list(dict.fromkeys(key for row in rows for key in row))
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(cell(row.get(c)))}</td>" for c in columns) + "</tr>"
-            for row in rows[:limit]
-        )
-        more = ""
-        if len(rows) > limit:
-            more = f"<p class='small'>… and {len(rows) - limit} more rows in {rel(source)}</p>"
-        return self.place(
-            f'<table class="data" data-source="{html.escape(rel(source))}">'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
-        )
-
     def figures(self, path: str | Path) -> list[dict[str, Any]] | None:
         """`make bench`'s results by section, ready to show; None if there are none (yet).
 
@@ -278,6 +264,7 @@ class Deck:
             "files": self.files,
             "changed": self.changed,
             "removed": self.removed,
+            "is_text": self.is_text,
             "file": self.file,
             "diff": self.diff,
             "output": self.output,
@@ -285,7 +272,6 @@ class Deck:
             "glob": self.glob,
             "read": self.read,
             "exists": lambda pattern: bool(self.glob(pattern)),
-            "data_table": self.data_table,
             "figures": self.figures,
             "defines": self.defines,
             "rel": rel,
@@ -409,23 +395,6 @@ def code_block(
     )
 
 
-def json_rows(data: Any) -> list[dict[str, Any]] | None:
-    """Rows of a table if the JSON is one: a list of flat objects, or an object of them."""
-
-    def flat(value: Any) -> bool:
-        return isinstance(value, dict) and all(
-            not isinstance(v, dict | list) for v in value.values()
-        )
-
-    if isinstance(data, list) and data and all(flat(row) for row in data):
-        return data
-    if isinstance(data, dict) and data and all(flat(v) for v in data.values()):
-        return [{"": key, **value} for key, value in data.items()]
-    if flat(data) and data:
-        return [{"": key, "value": value} for key, value in data.items()]
-    return None
-
-
 def number(value: float) -> str:
     """A measured figure, as a slide shows it: 435,750 · 9,814 · 419.7 · 5.98 · 0.417."""
     if abs(value) >= 1000:
@@ -433,12 +402,6 @@ def number(value: float) -> str:
     if abs(value) >= 100:
         return f"{value:.1f}"
     return f"{value:.3g}"
-
-
-def cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -816,7 +779,7 @@ class Page:
         """A key press, as the presenter's keyboard sends it (a user gesture: popups open)."""
         code = f"Key{key.upper()}" if len(key) == 1 and key.isalpha() else key
         for kind in ("keyDown", "keyUp"):
-            params = {
+            params: dict[str, Any] = {
                 "type": kind,
                 "key": key,
                 "code": code,
