@@ -3,6 +3,7 @@
 
 NB_KERNEL := $(VENV)/share/jupyter/kernels/incoming/kernel.json
 NB_PORT   ?= 8888
+NB_ROOT   := $(if $(filter 0,$(shell id -u)),--allow-root)#  root (a container, CI) must say so
 
 .PHONY: notebooks notebooks-kernel notebooks-sync
 TEST_SETUP += notebooks-kernel
@@ -16,7 +17,7 @@ $(NB_KERNEL): $(STAMP)
 
 notebooks: setup $(NB_KERNEL) ## open the talk's notebooks in JupyterLab (localhost only)
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(NB_PORT) \
-	  --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=incoming
+	  --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=incoming $(NB_ROOT)
 
 notebooks-sync: setup ## after editing a notebook's .py (or .ipynb): bring its pair up to date
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb

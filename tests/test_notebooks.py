@@ -8,14 +8,19 @@ process a kernel starts carries a marker in its environment; none may be left af
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
+import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -320,3 +325,73 @@ def test_talk_stops_what_it_started_when_python_exits(kernel_env: dict[str, str]
     )
     assert result.returncode == 0, result.stderr
     assert "listening on" in result.stdout and "private bus:" in result.stdout, result.stdout
+
+
+@pytest.mark.slow
+def test_make_notebooks_serves_jupyterlab_on_localhost_with_the_kernel(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "JUPYTER_TOKEN": uuid.uuid4().hex,
+        "BROWSER": "true",  # "open" the browser with /bin/true
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "NB_PORT": str(free_port()),
+    }
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "notebooks"],
+        cwd=table.ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # so the test can stop make and JupyterLab together
+    )
+    try:
+        assert make.stdout is not None
+        url = None
+        for line in make.stdout:  # JupyterLab logs its address (then starts listening)
+            if match := re.search(r"(http://[\w.]+:(\d+))/lab\?token=", line):
+                url, port = match[1], int(match[2])
+                break
+        assert url is not None, f"make notebooks ended (status {make.wait()}) without serving"
+        assert url.startswith("http://127.0.0.1:"), url
+        wait_until(lambda: accepts("127.0.0.1", port), "JupyterLab to accept connections")
+        assert not reachable_elsewhere(port), "JupyterLab listens beyond localhost"
+        with urllib.request.urlopen(f"{url}/api/kernelspecs?token={env['JUPYTER_TOKEN']}") as r:
+            specs = json.load(r)
+        assert specs["default"] == KERNEL and KERNEL in specs["kernelspecs"], specs
+        with urllib.request.urlopen(f"{url}/api/contents?token={env['JUPYTER_TOKEN']}") as r:
+            served = {item["name"] for item in json.load(r)["content"]}
+        assert {p.name for p in PAIRED} <= served, f"not the notebooks folder: {served}"
+    finally:
+        os.killpg(make.pid, signal.SIGTERM)
+        make.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def reachable_elsewhere(port: int) -> list[str]:
+    """This machine's non-loopback IPv4 addresses where something accepts on port."""
+    reachable = []
+    for _, name in socket.if_nameindex():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:  # SIOCGIFADDR: the interface's IPv4 address
+                request = struct.pack("256s", name.encode()[:15])
+                address = socket.inet_ntoa(fcntl.ioctl(probe.fileno(), 0x8915, request)[20:24])
+            except OSError:  # no IPv4 address on it
+                continue
+        if address.startswith("127."):
+            continue
+        if accepts(address, port):
+            reachable.append(address)
+    return reachable
+
+
+def accepts(address: str, port: int) -> bool:
+    with socket.socket() as client:
+        client.settimeout(5)
+        return client.connect_ex((address, port)) == 0
