@@ -467,6 +467,12 @@ def test_benchmark_results_become_figures(tmp_path: Path) -> None:
     assert "True True" in text, "a half-written or missing results file is no figures, no error"
 
 
+def test_without_reveal_installed_the_build_says_how_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(slides.SlideError, match="run `make slides-setup`"):
+        slides.build(tmp_path / "out", reveal=tmp_path / "no-reveal")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("placeholder", "message"),
     [

@@ -858,7 +858,13 @@ def serve(deck: Path = OUT, port: int = 8000) -> None:
     if not (deck / "index.html").is_file():
         raise SlideError(f"no deck in {rel(deck)}: run `make slides` first")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(deck))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as error:
+        raise SlideError(
+            f"cannot serve on 127.0.0.1:{port}: {error.strerror} (SLIDES_PORT=8001 picks another)"
+        ) from None
+    with server:
         print(f"slides on http://127.0.0.1:{server.server_address[1]}/  (Ctrl-C stops)", flush=True)
         print("speaker notes: press s in the deck", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
