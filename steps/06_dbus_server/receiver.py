@@ -83,10 +83,6 @@ async def main():
     args = parser.parse_args()
     names = args.names
     bus = open_session_bus()
-    try:
-        await bus.request_name_async(NAME, 0)
-    except SdBusRequestNameError:
-        sys.exit(f"{NAME} is taken on this bus: is another receiver running?")
     paths = [dgram.path_for(name) for name in names]
     sockets = [dgram.bind(path) for path in paths]
     try:
@@ -95,6 +91,11 @@ async def main():
         line, line_name = open_gpio(args.gpio)
         incoming = Incoming(names + ([line_name] if line else []))
         incoming.export_to_dbus(PATH)  # a local of main(): stays referenced, stays on the bus
+        try:  # the name last: whoever sees it appear finds the object already there
+            await bus.request_name_async(NAME, 0)
+        except SdBusRequestNameError:
+            sys.exit(f"{NAME} is taken on this bus: is another receiver running?")
+        print(f"on the bus as {NAME}", flush=True)
         tasks = [asyncio.create_task(receive(n, s, incoming)) for n, s in zip(names, sockets)]
         if line is not None:
             tasks.append(asyncio.create_task(watch(line_name, line, incoming)))

@@ -34,7 +34,11 @@ def step_env(
 
 @pytest.fixture
 def receiver(
-    step: Path, step_env: dict[str, str], runtime_dir: Path, programs: list[Program]
+    request: pytest.FixtureRequest,
+    step: Path,
+    step_env: dict[str, str],
+    runtime_dir: Path,
+    programs: list[Program],
 ) -> Start:
     """receiver(*names_or_paths): start the step's receiver; return once it listens on all."""
 
@@ -43,6 +47,8 @@ def receiver(
         programs.append(program)
         for _ in names or ["incoming"]:
             program.expect(r"^listening on ")
+        if "bus" in table.get(request.module.STEP).needs:
+            program.expect(r"^on the bus as org\.example\.Incoming$")
         return program
 
     return start

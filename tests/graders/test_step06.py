@@ -44,7 +44,7 @@ def test_get_incoming_lists_the_sources(
 ) -> None:
     paths = [tmp_path / "load", tmp_path / "sine"]
     receiver(*paths, extra=("--gpio", "sim"))
-    reply = busctl(step_env, "call", *CALL, "GetIncoming")  # waits for nothing: name owned first
+    reply = busctl(step_env, "call", *CALL, "GetIncoming")
     assert reply.split(" ", 2)[:2] == ["as", "3"], reply
     assert re.findall(r'"([^"]*)"', reply) == [str(paths[0]), str(paths[1]), "simulated:0"]
 
