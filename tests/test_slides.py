@@ -25,7 +25,6 @@ from tools import slides, table
 
 ROOT = table.ROOT
 SHOTS = ROOT / "build" / "slides-test"  # the screenshots, for a person to look at
-pytestmark = pytest.mark.slow
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,6 +518,7 @@ def open_slide(browser: slides.Browser, index: Path, fragment: str) -> slides.Pa
     return page
 
 
+@pytest.mark.slow
 def test_chromium_shows_the_title_slide(built: Path) -> None:
     with slides.Browser() as browser:
         page = open_slide(browser, built / "index.html", "title")
@@ -540,6 +540,7 @@ def test_chromium_shows_the_title_slide(built: Path) -> None:
     check_rendered(png, "title")
 
 
+@pytest.mark.slow
 def test_chromium_shows_a_highlighted_code_slide(built: Path) -> None:
     step = table.load()[2] if len(table.load()) > 2 else table.load()[-1]
     name = changed_files(step)[0]
@@ -569,6 +570,7 @@ def test_chromium_shows_a_highlighted_code_slide(built: Path) -> None:
     assert dark > 0.3 * image.width * image.height, "no dark code block on the code slide"
 
 
+@pytest.mark.slow
 def test_the_speaker_view_opens_offline_with_the_notes(built: Path) -> None:
     """Pressing s opens reveal.js's speaker view (inline, no server) showing the slide's notes."""
     with slides.Browser() as browser:
@@ -594,6 +596,7 @@ def test_the_speaker_view_opens_offline_with_the_notes(built: Path) -> None:
         assert page.problems() == []
 
 
+@pytest.mark.slow
 def test_the_browser_check_sees_failed_loads(tmp_path: Path) -> None:
     """The console check can fail: a missing script and a network image are both reported."""
     page_file = tmp_path / "broken.html"
@@ -610,6 +613,7 @@ def test_the_browser_check_sees_failed_loads(tmp_path: Path) -> None:
     assert any("boom" in p for p in problems), problems
 
 
+@pytest.mark.slow
 def test_the_pdf_has_a_page_per_slide(built: Path, tmp_path: Path) -> None:
     pdf = tmp_path / "slides.pdf"
     result = subprocess.run(

@@ -671,10 +671,17 @@ class Browser:
         message: dict[str, Any] = {"id": number, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            last = self.stderr[-1] if self.stderr else "no message"
+            raise SlideError(f"chromium is not running: {last}") from None
         try:
             reply = answer.get(timeout=self.timeout)
         except queue.Empty:
+            if self.process.poll() is not None:
+                last = self.stderr[-1] if self.stderr else "no message"
+                raise SlideError(f"chromium ended ({self.process.returncode}): {last}") from None
             raise SlideError(f"chromium did not answer {method} within {self.timeout}s") from None
         if "error" in reply:
             raise SlideError(f"chromium: {method}: {reply['error'].get('message')}")
