@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import collections
 import contextlib
+import datetime
 import difflib
 import importlib.util
 import itertools
@@ -139,12 +141,11 @@ def load(n: int, file: str) -> ModuleType:
 
 
 class Background:
-    """A step's program running in the background; its output lines are kept for showing."""
+    """A program running in the background; its output lines are kept for showing."""
 
-    def __init__(self, role: str, n: int, argv: Sequence[str], env: dict[str, str]) -> None:
+    def __init__(self, role: str, argv: Sequence[str], cwd: Path) -> None:
         self.role = role
-        self.step = n
-        self.program = Program([sys.executable, *argv], cwd=folder(n), env=env)
+        self.program = Program([sys.executable, *argv], cwd=cwd, env=dict(os.environ))
         self.shown = self.shown_errors = 0  # how many lines show() printed already
         watch(self, self.program.process)
 
@@ -222,7 +223,7 @@ class Background:
 
     def __repr__(self) -> str:
         state = "running" if self.running else f"exited {self.program.process.returncode}"
-        return f"<{self.role}: step {self.step:02d} {' '.join(self.program.argv[1:])} ({state})>"
+        return f"<{self.role}: {' '.join(self.program.argv[1:])} ({state})>"
 
 
 def watch(owner: object, process: subprocess.Popen[Any]) -> None:
@@ -264,13 +265,24 @@ def start(
     at least once). Its environment is the kernel's: this kernel's socket folder, and
     the private bus once bus() started it.
     """
-    stop(role)
-    running = Background(role, n, [program, *args], dict(os.environ))
-    _running[role] = running
+    running = _start(role, [program, *args], folder(n))
     names = list(itertools.takewhile(lambda arg: not arg.startswith("-"), args))
     for _ in range(count if count is not None else max(1, len(names))):
         running.expect(ready)
     running.show()
+    return running
+
+
+def _start(role: str, argv: list[str], cwd: Path) -> Background:
+    stop(role)
+    running = _running[role] = Background(role, argv, cwd)
+    return running
+
+
+def feeder(*names: str, rate: float = 5.0) -> Background:
+    """tools/feeder.py in the background, as `make step-N` runs it: real data, rate per second."""
+    running = _start("feeder", ["-m", "tools.feeder", *names, "--rate", str(rate)], ROOT)
+    print(f"feeder: {rate:g} datagrams a second to each of {', '.join(names)} (tools/feeder.py)")
     return running
 
 
@@ -367,6 +379,24 @@ def stop_bus() -> None:
         stop_process(_bus.daemon.process)
     os.environ.pop(private_bus.ENV_VAR, None)
     _bus = None
+
+
+def print_messages(messages: Sequence[tuple[str, int, str]], limit: int = 12) -> None:
+    """Message signals (source, timestamp_ns, text) as a table: how many, and the first few."""
+    counts = collections.Counter(source for source, _, _ in messages)
+    print(f"{len(messages)} messages: " + ", ".join(f"{n} from {s}" for s, n in counts.items()))
+    for source, timestamp_ns, text in messages[:limit]:
+        clock = datetime.datetime.fromtimestamp(timestamp_ns / 1e9).strftime("%H:%M:%S.%f")[:-3]
+        print(f"  {clock}  {source:<12} {text}")
+    if len(messages) > limit:
+        print(f"  … and {len(messages) - limit} more")
+
+
+def busctl(*args: str) -> None:
+    """Run `busctl --user ARGS` on this kernel's private bus, and show what it says."""
+    result = subprocess.run(["busctl", "--user", *args], capture_output=True, text=True, timeout=30)
+    print(f"$ busctl --user {' '.join(args)}")
+    print((result.stdout + result.stderr).rstrip())
 
 
 async def for_seconds(seconds: float, iterator: Any) -> list[Any]:

@@ -89,6 +89,18 @@ EXPECTED: dict[str, dict[str, list[Expectation]]] = {
         ],
         "check": [r"does not pass yet", r"FAILED .*test_simulated_edges_arrive_beside_the_sockets"],
     },
+    "06_dbus_server": {
+        "busctl": [r'as 3 "load" "sine" "simulated:0"'],
+        "get-incoming": [r"GetIncoming\(\) -> \['load', 'sine', 'simulated:0'\]"],
+        "signals": [
+            r"\d+ messages: ",
+            (r"^  [\d:.]+  load +\d+\.\d+$", 1),
+            (r"^  [\d:.]+  sine +-?\d\.\d{3}$", 1),
+            r"\d+ from simulated:0",
+        ],
+        "stopped": [r"still running: \[\]"],
+        "check": [r"does not pass yet", r"FAILED tests/graders/test_step06.py::"],
+    },
 }
 
 
