@@ -271,6 +271,7 @@ class Deck:
             "image": self.image,
             "glob": self.glob,
             "read": self.read,
+            "newest": newest,
             "exists": lambda pattern: bool(self.glob(pattern)),
             "figures": self.figures,
             "defines": self.defines,
@@ -294,6 +295,11 @@ class Deck:
                         if isinstance(node, ast.ClassDef) and text in segment(source, node):
                             return step, name, node.name
         return None
+
+
+def newest(paths: list[Path]) -> Path | None:
+    """The most recently written of some files (the latest plot), or None."""
+    return max(paths, key=lambda path: path.stat().st_mtime, default=None)
 
 
 def step_files(folder: Path) -> list[str]:
