@@ -84,8 +84,22 @@ def bus_for(step: table.Step) -> Iterator[dict[str, str]]:
         yield {**env, bus.ENV_VAR: private.address}
 
 
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def picture_args(step: table.Step, seconds: float | None) -> list[str]:
+    """For a plotting client with no screen to draw on: collect, then write a picture."""
+    if "display" not in step.needs or has_display():
+        return []
+    picture = table.ROOT / "run" / f"step-{step.n}.png"
+    picture.parent.mkdir(parents=True, exist_ok=True)
+    return ["--save", str(picture), "--seconds", str(seconds or 10)]
+
+
 def run_plain(step: table.Step, folder: Path, env: dict[str, str], seconds: float | None) -> int:
     python = sys.executable
+    headless = picture_args(step, seconds)
     receiver, relay = start(
         "receiver", [python, "receiver.py", *step.sockets], folder, env, len(step.sockets)
     )
@@ -103,12 +117,18 @@ def run_plain(step: table.Step, folder: Path, env: dict[str, str], seconds: floa
             stdin=subprocess.DEVNULL,
         )
         processes.append(feeder)
+        client = None
         if step.client:
-            processes.append(start("client", [python, step.client], folder, env)[0])
+            client = start("client", [python, step.client, *headless], folder, env)[0]
+            processes.append(client)
         sender = Path(os.path.relpath(folder, Path.cwd())) / "sender.py"
         print(
             f"stage: type your own: python3 {sender} {step.sockets[0]}   (Ctrl-C stops)", flush=True
         )
+        if client is not None and headless:
+            print(f"stage: no display: the plot goes to {headless[1]}", flush=True)
+            client.wait(timeout=(seconds or 10) + 30)  # it writes its picture, then ends
+            return client.returncode
         receiver.wait(timeout=seconds)
     except (KeyboardInterrupt, subprocess.TimeoutExpired):
         pass

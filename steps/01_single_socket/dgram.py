@@ -44,6 +44,8 @@ def bind(path):
     old_umask = os.umask(0o177)  # rw for the owner only, whatever the caller's umask
     try:
         sock.bind(path)
+    except OSError as error:  # no such folder, no permission, a path too long...
+        sys.exit(f"{path}: cannot listen there: {error.strerror or error}")
     finally:
         os.umask(old_umask)
     return sock
