@@ -414,11 +414,22 @@ async def for_seconds(seconds: float, iterator: Any) -> list[Any]:
 
 # --- exercises ----------------------------------------------------------------------------------
 
-# For step 1 there is no previous step to start from: the exercise is step 01 with these
-# functions emptied out.
-EMPTIED = {1: ("receiver.py", ("receive",))}
-# Files of step N an exercise gets as they are: helpers, not the step's idea.
-GIVEN = {5: ("simulated_gpio.py",)}
+
+@dataclass(frozen=True)
+class Start:
+    """Where the exercise for step N starts: step N-1's folder, plus these parts of step N."""
+
+    edit: str = "receiver.py"  # the file the attendee works on
+    given: tuple[str, ...] = ()  # files copied as they are: helpers, not the step's idea
+    skeleton: tuple[str, ...] = ()  # step N's `edit` file, these functions' bodies emptied
+
+
+EXERCISES = {
+    1: Start(skeleton=("receive",)),  # there is no step 00 to start from
+    5: Start(given=("simulated_gpio.py",)),
+    7: Start(edit="client.py", skeleton=("print_messages", "follow_server")),
+    8: Start(edit="client.py", given=("chart.py",)),
+}
 
 
 class Exercise:
@@ -426,6 +437,7 @@ class Exercise:
 
     def __init__(self, n: int) -> None:
         self.step = table.get(n)
+        self.start = EXERCISES.get(n, Start())
         self.folder = MY_STEPS / self.step.dir
         self.passed: bool | None = None  # the last check's verdict
 
@@ -433,24 +445,35 @@ class Exercise:
         """Copy the starting point into MY_STEPS, unless the attendee's copy is there already."""
         if self.folder.exists():
             return
-        n = self.step.n
-        start_from = folder(n - 1) if n > 1 else folder(n)
-        shutil.copytree(start_from, self.folder, ignore=shutil.ignore_patterns("__pycache__"))
-        for given in GIVEN.get(n, ()):
+        n, start = self.step.n, self.start
+        shutil.copytree(
+            folder(max(n - 1, 1)), self.folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+        for given in start.given:
             shutil.copy2(folder(n) / given, self.folder / given)
-        for file, names in [EMPTIED[n]] if n in EMPTIED else []:
-            emptied = self.folder / file
-            emptied.write_text(empty_functions(emptied.read_text(), names, self.step.hint))
+        if start.skeleton:
+            text = (folder(n) / start.edit).read_text()
+            skeleton = empty_functions(text, start.skeleton, self.step.hint)
+            (self.folder / start.edit).write_text(skeleton)
 
     def introduce(self) -> None:
-        where = self.folder.relative_to(NOTEBOOKS) if self.folder.is_relative_to(NOTEBOOKS) else ""
-        link = f"[{where}/receiver.py]({where}/receiver.py)" if where else f"`{self.folder}`"
-        origin = "step 01, its receive() emptied" if self.step.n == 1 else "the previous step"
+        n, start = self.step.n, self.start
+        origin = [f"step {max(n - 1, 1):02d}"]
+        if start.skeleton:
+            emptied = ", ".join(f"{name}()" for name in start.skeleton)
+            origin.append(f"step {n:02d}'s `{start.edit}` with {emptied} emptied")
+        if start.given:
+            origin.append(f"step {n:02d}'s {', '.join(f'`{g}`' for g in start.given)}")
+        edit = self.folder / start.edit
+        shown = f"`{edit}`"
+        if edit.is_relative_to(NOTEBOOKS):  # a link JupyterLab opens in its editor
+            shown = f"[{edit.relative_to(NOTEBOOKS)}]({edit.relative_to(NOTEBOOKS)})"
         display(
             Markdown(
-                f"**Exercise: step {self.step.n:02d}.** {self.step.idea}\n\n"
-                f"Your copy ({origin}): {link} (in `{self.folder}`). Edit it, save, and run the"
-                f" check cell; it runs the graders of `make check-{self.step.n}"
+                f"**Exercise: step {n:02d}.** {self.step.idea}\n\n"
+                f"Your copy ({' + '.join(origin)}) is in `{self.folder}`. Work on"
+                f" {shown}, save, and run"
+                f" the check cell: it runs the graders of `make check-{n}"
                 f" STEPS={self.folder.parent}`."
             )
         )
@@ -492,21 +515,24 @@ def _failure_summary(lines: list[str]) -> list[str]:
 
 
 def empty_functions(text: str, names: Sequence[str], hint: str) -> str:
-    """text with the bodies of the top-level functions called names replaced by a TODO."""
+    """text with the bodies of the top-level functions called names replaced by a TODO
+    (the first one's says the hint)."""
     lines = text.splitlines()
     functions = [
         node
         for node in ast.parse(text).body
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names
     ]
-    for node in sorted(functions, key=lambda node: node.lineno, reverse=True):
+    functions.sort(key=lambda node: node.lineno)
+    for node in reversed(functions):
         first = node.body[0].lineno
         if isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant):
             first = node.body[0].end_lineno + 1 if len(node.body) > 1 else first  # keep docstring
         indent = " " * node.body[0].col_offset
         prefix = f"{indent}# "
+        what = hint if node is functions[0] else f"write {node.name}()"
         todo = textwrap.wrap(
-            f"TODO (exercise): {hint}", 88, initial_indent=prefix, subsequent_indent=prefix
+            f"TODO (exercise): {what}", 88, initial_indent=prefix, subsequent_indent=prefix
         )
         todo.append(f"{indent}...")
         lines[first - 1 : node.end_lineno] = todo

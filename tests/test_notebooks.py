@@ -101,6 +101,24 @@ EXPECTED: dict[str, dict[str, list[Expectation]]] = {
         "stopped": [r"still running: \[\]"],
         "check": [r"does not pass yet", r"FAILED tests/graders/test_step06.py::"],
     },
+    "07_client": {
+        "arrived": [
+            r"client \| org.example.Incoming is here \(:1\.\d+\)",
+            r"client \| the server listens on: load, sine, simulated:0",
+            (r"^client \| load: \d+\.\d+  \(\d+\.\d ms ago\)$", 2),
+            (r"^client \| sine: -?\d\.\d{3}  \(\d+\.\d ms ago\)$", 2),
+            (r"^client \| simulated:0: (rising|falling)  \(\d+\.\d ms ago\)$", 2),
+        ],
+        "restart": [
+            r"client \| org.example.Incoming is gone; waiting for it to come back\n"
+            r"client \| org.example.Incoming is here \(:1\.\d+\)\n"
+            r"client \| the server listens on: load, sine, simulated:0\n",
+            (r"^client \| load: ", 2),
+        ],
+        "in-kernel": [(r"^load: \d+\.\d+  \(\d+\.\d ms ago\)$", 1)],
+        "stopped": [r"still running: \[\]"],
+        "check": [r"does not pass yet", r"FAILED tests/graders/test_step07.py::"],
+    },
 }
 
 
