@@ -1,0 +1,83 @@
+"""Rules the repository keeps: the step table, the README, and what step files may import."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools import readme, table
+
+STEPS = table.load()
+REQUIREMENTS = {
+    re.split(r"[=<>~ ]", line, maxsplit=1)[0].lower()
+    for line in (table.ROOT / "requirements.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+}
+
+
+def step_files() -> list[Path]:
+    return sorted(path for step in STEPS for path in step.folder(table.ROOT / "steps").glob("*.py"))
+
+
+def test_readme_table_matches_the_steps_table() -> None:
+    assert readme.updated(readme.README.read_text()) == readme.README.read_text(), (
+        "README.md's step table is stale: run python3 -m tools.readme"
+    )
+
+
+def test_every_step_folder_is_in_the_table() -> None:
+    folders = {path.name for path in (table.ROOT / "steps").iterdir() if path.is_dir()}
+    folders.discard("__pycache__")
+    assert folders == {step.dir for step in STEPS}
+
+
+@pytest.mark.parametrize("path", step_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_step_file_imports_only_stdlib_requirements_and_its_own_folder(path: Path) -> None:
+    own = {sibling.stem for sibling in path.parent.glob("*.py")}
+    distributions = importlib.metadata.packages_distributions()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top in own:
+                continue
+            owners = {dist.lower() for dist in distributions.get(top, [])}
+            assert owners & REQUIREMENTS, f"{path}: imports {name}, not in requirements.txt"
+
+
+@pytest.mark.parametrize("path", step_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_step_file_opens_with_a_docstring(path: Path) -> None:
+    docstring = ast.get_docstring(ast.parse(path.read_text()))
+    assert docstring, f"{path} has no docstring"
+    if path.stem in ("receiver", "client") and (path.stem == "receiver" or "Step" in docstring):
+        assert re.match(r"Step \d\d: ", docstring), f"{path}: docstring should start 'Step NN: '"
+        assert "Run:" in docstring, f"{path}: docstring should say how to run it"
+
+
+@pytest.mark.parametrize("runtime", ["set", "unset"])
+def test_socket_path_rule_is_the_same_in_tools_and_steps(
+    runtime: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tools.table.socket_path() and every step's dgram.path_for() agree."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path) if runtime == "set" else "")
+    expected = table.socket_path("load")
+    for step in STEPS:
+        result = subprocess.run(
+            [sys.executable, "-c", "import dgram; print(dgram.path_for('load'))"],
+            cwd=step.folder(table.ROOT / "steps"),
+            capture_output=True,
+            text=True,
+        )
+        assert result.stdout.strip() == expected, f"{step.dir}: {result.stderr}"
