@@ -412,6 +412,66 @@ async def for_seconds(seconds: float, iterator: Any) -> list[Any]:
     return items
 
 
+# --- the live plot ------------------------------------------------------------------------------
+
+
+def plot_mode() -> str:
+    """ "widget": a live ipympl plot (JupyterLab runs this kernel); "static": a picture (headless).
+
+    jupyter_server names the notebook in $JPY_SESSION_NAME for the kernels it starts;
+    nbclient and nbconvert do not. $INCOMING_PLOT=widget or static decides instead.
+    """
+    chosen = os.environ.get("INCOMING_PLOT")
+    if chosen in ("widget", "static"):
+        return chosen
+    has_ipympl = importlib.util.find_spec("ipympl") is not None
+    return "widget" if os.environ.get("JPY_SESSION_NAME") and has_ipympl else "static"
+
+
+def plotting() -> str:
+    """Choose matplotlib's backend for this notebook (%matplotlib widget or inline)."""
+    from IPython import get_ipython
+
+    mode = plot_mode()
+    shell = get_ipython()
+    if shell is not None:
+        shell.run_line_magic("matplotlib", "widget" if mode == "widget" else "inline")
+    what = "live, in the notebook (ipympl)" if mode == "widget" else "a picture (headless run)"
+    print(f"plots: {what}")
+    return mode
+
+
+def live_charts(chart: ModuleType) -> Any:
+    """Step 08's chart.LiveCharts, drawing live in JupyterLab or into a picture headless.
+
+    LiveCharts picks matplotlib's Agg (no window) when there is no $DISPLAY, and a kernel
+    has none; in JupyterLab the widget backend is the display, so we give it back.
+    """
+    charts = chart.LiveCharts(save=str(RUNTIME / "plot.png"))
+    if plot_mode() == "widget":
+        charts.plt.switch_backend("widget")
+        charts.headless = False
+    return charts
+
+
+async def watch_plot(charts: Any, seconds: float) -> None:
+    """Let the charts' tasks run for seconds; headless, then show the picture they drew."""
+    await asyncio.sleep(seconds)  # the tasks on the kernel's loop collect and draw meanwhile
+    for source, series in charts.series.items():
+        print(f"{source}: {series.received} messages")
+    if charts.headless:
+        charts.save()
+        show_image(charts.save_to)
+    else:
+        print("the plot above is live: it goes on moving while the kernel is idle")
+
+
+def show_image(file: str | Path) -> None:
+    from IPython.display import Image
+
+    display(Image(filename=str(file)))
+
+
 # --- exercises ----------------------------------------------------------------------------------
 
 

@@ -8,7 +8,9 @@ process a kernel starts carries a marker in its environment; none may be left af
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import io
 import json
 import os
 import re
@@ -32,6 +34,7 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+from PIL import Image
 
 from tests.helpers import wait_until
 from tools import table
@@ -119,7 +122,15 @@ EXPECTED: dict[str, dict[str, list[Expectation]]] = {
         "stopped": [r"still running: \[\]"],
         "check": [r"does not pass yet", r"FAILED tests/graders/test_step07.py::"],
     },
+    "08_live_plot": {
+        "plot": [r"^load: [1-9]\d* messages$", r"^sine: [1-9]\d* messages$", r"^simulated:0: \d+ "],
+        "client": [r"client \| one chart each for: load, sine, simulated:0", r"client \| wrote "],
+        "stopped": [r"still running: \[\]"],
+        "check": [r"does not pass yet", r"FAILED tests/graders/test_step08.py::"],
+    },
 }
+# The cells that must show a picture (headless: PNG), per notebook.
+PICTURES = {"08_live_plot": ["plot", "client"]}
 
 
 def text_of(cell: Any) -> str:
@@ -134,6 +145,14 @@ def text_of(cell: Any) -> str:
         elif output["output_type"] == "error":
             parts.append(f"{output['ename']}: {output['evalue']}")
     return "\n".join(parts)
+
+
+def pictures(cell: Any) -> list[Image.Image]:
+    return [
+        Image.open(io.BytesIO(base64.b64decode(output["data"]["image/png"])))
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
 
 
 def tagged(notebook: Any, tag: str) -> list[Any]:
@@ -269,6 +288,12 @@ def test_notebook_runs_top_to_bottom(notebook: Path, kernel_env: dict[str, str])
             pattern, count = expected if isinstance(expected, tuple) else (expected, 1)
             found = len(re.findall(pattern, text, re.MULTILINE))
             assert found >= count, f"{notebook.name}, cell {tag!r}: {found}× {pattern!r} in\n{text}"
+    for tag in PICTURES.get(notebook.stem, []):
+        [cell] = tagged(nb, tag)
+        [picture] = pictures(cell)
+        assert picture.width >= 400 and picture.height >= 300, picture.size
+        colours = picture.convert("RGB").getcolors(maxcolors=1 << 16)
+        assert colours is None or len(colours) > 16, f"{tag}: a blank picture?"
 
 
 class Kernel:
@@ -425,3 +450,29 @@ def accepts(address: str, port: int) -> bool:
     with socket.socket() as client:
         client.settimeout(5)
         return client.connect_ex((address, port)) == 0
+
+
+@pytest.mark.slow
+def test_the_plot_is_a_live_widget_in_jupyterlab(kernel_env: dict[str, str]) -> None:
+    """As JupyterLab runs it (ipympl): the charts cell shows a widget, and no picture."""
+    notebook = NOTEBOOKS / "08_live_plot.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    last = next(i for i, c in enumerate(nb.cells) if "stopped" in c.metadata.get("tags", []))
+    nb.cells = nb.cells[: last + 1]  # not the exercise: that is the other test's
+    client = NotebookClient(
+        nb,
+        kernel_name=KERNEL,
+        timeout=CELL_TIMEOUT,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    client.execute(env={**kernel_env, "INCOMING_PLOT": "widget"})
+    [charts] = tagged(nb, "charts")
+    widgets = [
+        output
+        for output in charts.outputs
+        if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+    ]
+    assert widgets, f"no widget in the charts cell: {charts.outputs}"
+    [plot] = tagged(nb, "plot")
+    assert not pictures(plot) and "the plot above is live" in text_of(plot), text_of(plot)
+    assert re.search(r"^load: [1-9]\d* messages$", text_of(plot), re.MULTILINE), text_of(plot)
