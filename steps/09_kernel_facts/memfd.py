@@ -48,7 +48,7 @@ def check(fd):
         raise NotSealed(f"not a memfd but {what(fd)}") from None
     missing = [name for seal, name in SEALS.items() if not seals & seal]
     if missing:
-        raise NotSealed(f"the memfd is not sealed against: {', '.join(missing)}")
+        raise NotSealed(f"{what(fd)} is not sealed against: {', '.join(missing)}")
 
 
 def what(fd):
