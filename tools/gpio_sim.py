@@ -224,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  run:   python3 steps/05_gpio/receiver.py load sine --gpio {arg}")
         print(f"  press: make gpio-press GPIO_LINE={args.line}   (each press: one edge)")
     elif args.action == "remove":
+        if reason := unavailable():
+            raise GpioSimError(reason)
         found = remove(args.name)
         print(f"gpio-sim: {'removed' if found else 'there was no'} chip {args.name!r}")
     elif args.action == "status":
