@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.bench import peers
+from tools.bench import memfd, peers
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 240  # seconds: --quick takes well under 30 s; this is only for a hang
@@ -52,6 +52,7 @@ def expected() -> dict[str, list[str]]:
         "clients": [name for name in clients if name not in BLOCKING_ONLY],
         "servers": [f"{s}/{k}" for s in peers.SERVERS for k in kinds],
         "cost": [f"{p}/{m}" for p in COST_PAIRS for m in METRICS + STRACE],
+        "memfd": [f"{w}/{memfd.label(n)}" for n in memfd.QUICK_SIZES for w in memfd.WAYS],
     }
 
 
@@ -114,6 +115,7 @@ def test_json_environment_table_and_charts(quick: tuple[dict, Path, str]) -> Non
     for line in ("blocking", "sdbus/calls1", "dbus-python/signals", "sdbus->sdbus/total/ctxsw"):
         assert line in stdout, f"{line} missing from the table"
     charts = ["raw.png", "clients.png", "servers.png", "cost-ctxsw.png", "cost-syscalls.png"]
+    charts.append("memfd.png")
     if any(f["section"] == "pipeline" for f in data["figures"]):
         charts.append("pipeline.png")
     if any(f["section"] == "broker" for f in data["figures"]):

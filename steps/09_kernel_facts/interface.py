@@ -59,6 +59,8 @@ class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
 
     @dbus_method_async(result_signature="ay")
     async def recent(self) -> bytes:
+        # a reply too big for the socket at once waits in sd-bus's queue: see publish()
+        asyncio.get_running_loop().call_soon(sdbus.get_default_bus().process)
         return b"".join(self.history)
 
     @dbus_method_async(result_signature="h")

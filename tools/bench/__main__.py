@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools.bench import broker, cost, peers, pipeline, raw, report
+from tools.bench import broker, cost, memfd, peers, pipeline, raw, report
 from tools.bench.common import BenchError, Options, Results
 from tools.bus import BusError
 
@@ -18,6 +18,7 @@ PARTS = {
     "peers": peers.run,
     "cost": cost.run,
     "broker": broker.run,
+    "memfd": memfd.run,
 }
 
 

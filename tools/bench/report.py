@@ -24,6 +24,7 @@ TITLES = {
     "servers": "Servers against one sdbus client (dbus-daemon)",
     "cost": "The cost of one method call (client -> server, through dbus-daemon)",
     "broker": "dbus-broker against dbus-daemon (sdbus client -> sdbus server)",
+    "memfd": "A big payload: ms until the client holds it, as ay or as a sealed memfd (h)",
 }
 
 
@@ -172,4 +173,7 @@ def charts(results: Results, env: dict[str, object], out: Path) -> list[Path]:
         path = out / f"cost-{metric}.png"
         bars(path, f"{TITLES['cost']}: {metric} per call", regrouped, roles, env)
         written.append(path)
+    from tools.bench import memfd  # a sweep over sizes: a line chart of its own
+
+    written += memfd.chart(results, env, out)
     return written
