@@ -70,7 +70,7 @@ def test_animated_gif(
     programs.append(plot)
     plot.expect(rf"^wrote {animation}$", timeout=30)
     with Image.open(animation) as image:
-        assert image.format == "GIF" and image.n_frames > 5
+        assert image.format == "GIF" and image.n_frames > 1  # an animation, not a still
 
 
 def test_no_server_means_no_picture_and_says_so(
