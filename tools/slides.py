@@ -278,23 +278,33 @@ class Deck:
             "rel": rel,
         }
 
-    def defines(self, text: str) -> tuple[table.Step, str, str] | None:
-        """The first step file with a class or def whose source contains text (an interface)."""
-        for step in self.steps:
+    def defines(self, text: str, last: bool = False) -> tuple[table.Step, str, str] | None:
+        """The first (or last) step file with a class declaring the interface called text.
+
+        A class declares it when its header names it, or when it has an interface_name=
+        keyword and the file names it: class Incoming(..., interface_name=NAME).
+        """
+        for step in reversed(self.steps) if last else self.steps:
             folder = step.folder(self.steps_dir)
             if not folder.is_dir():
                 continue
             for name in sorted(step_files(folder)):
                 if not name.endswith(".py"):
                     continue
-                source = (folder / name).read_text(encoding="utf-8")
+                source = (folder / name).read_text(encoding="utf-8", errors="replace")
                 if text not in source:
                     continue
                 with contextlib.suppress(SyntaxError):
                     for node in ast.walk(ast.parse(source)):
-                        if isinstance(node, ast.ClassDef) and text in segment(source, node):
+                        if isinstance(node, ast.ClassDef) and declares(source, node, text):
                             return step, name, node.name
         return None
+
+
+def declares(source: str, node: ast.ClassDef, text: str) -> bool:
+    lines = source.splitlines()
+    header = "\n".join(lines[node.lineno - 1 : node.body[0].lineno - 1])
+    return text in header or any(k.arg == "interface_name" for k in node.keywords)
 
 
 def newest(paths: list[Path]) -> Path | None:
@@ -343,11 +353,6 @@ def parse_lines(spec: str, path: Path) -> tuple[int, int]:
     if not match or not 1 <= int(match[1]) <= int(match[2]) <= count:
         raise SlideError(f'{rel(path)}: lines="{spec}" is not a range within 1-{count}')
     return int(match[1]), int(match[2])
-
-
-def segment(source: str, node: ast.AST) -> str:
-    lines = source.splitlines(keepends=True)
-    return "".join(lines[node_start(node) - 1 : node.end_lineno])  # type: ignore[attr-defined]
 
 
 def node_start(node: ast.AST) -> int:
