@@ -118,23 +118,24 @@ def diff(n: int, file: str = "receiver.py") -> Code:
 def load(n: int, file: str) -> ModuleType:
     """Import a step's module into the kernel (e.g. to await its coroutines on the kernel's loop).
 
-    Its siblings (dgram.py, ...) are imported from the same folder, whatever another
-    step put into sys.modules before.
+    It is imported under its own name, as the step's programs import it, with its
+    siblings (dgram.py, interface.py, ...) from the same folder, whatever another step
+    put into sys.modules before; importing it again (a re-run cell) returns the same module.
     """
     where = folder(n)
+    name = Path(file).stem
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").parent == where:
+        return loaded
     for sibling in where.glob("*.py"):
         module = sys.modules.get(sibling.stem)
         if module is not None and Path(getattr(module, "__file__", "") or "").parent != where:
             del sys.modules[sibling.stem]
-    spec = importlib.util.spec_from_file_location(f"step{n:02d}_{Path(file).stem}", where / file)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(where))
     try:
-        spec.loader.exec_module(module)
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(where))
-    return module
 
 
 # --- running a step's programs ----------------------------------------------------------------
@@ -323,19 +324,24 @@ def feed(*names: str, count: int = 5, rate: float = 20.0) -> None:
     print(f"fed {count} datagrams to each of {', '.join(names)} (tools/feeder.py)")
 
 
+def run(n: int, program: str, *args: str, stdin: str = "") -> None:
+    """Run one of step n's programs to its end, from its folder; show what it said."""
+    result = subprocess.run(
+        [sys.executable, program, *args],
+        cwd=folder(n),
+        input=stdin.encode(),
+        capture_output=True,
+        timeout=60,
+    )
+    piped = f"printf {stdin!r} | " if stdin else ""
+    print(f"$ {piped}python3 {' '.join([program, *args])}   -> exit status {result.returncode}")
+    for line in (result.stdout + result.stderr).decode(errors="replace").splitlines():
+        print(f"  {shorten(line)}")
+
+
 def sender(n: int, name: str, lines: Iterable[str]) -> None:
     """Run step n's own sender.py with lines on its standard input, as `printf ... | sender.py`."""
-    text = "".join(f"{line}\n" for line in lines)
-    result = subprocess.run(
-        [sys.executable, "sender.py", name],
-        cwd=folder(n),
-        input=text.encode(),
-        capture_output=True,
-        timeout=30,
-    )
-    print(f"$ printf {text!r} | python3 sender.py {name}   -> exit status {result.returncode}")
-    if result.stderr:
-        print(result.stderr.decode().rstrip())
+    run(n, "sender.py", name, stdin="".join(f"{line}\n" for line in lines))
 
 
 # --- the private D-Bus daemon ------------------------------------------------------------------
@@ -489,6 +495,7 @@ EXERCISES = {
     5: Start(given=("simulated_gpio.py",)),
     7: Start(edit="client.py", skeleton=("print_messages", "follow_server")),
     8: Start(edit="client.py", given=("chart.py",)),
+    9: Start(given=("memfd.py", "snapshot.py")),  # snapshot.py, and the module it imports
 }
 
 

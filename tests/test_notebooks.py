@@ -128,9 +128,29 @@ EXPECTED: dict[str, dict[str, list[Expectation]]] = {
         "stopped": [r"still running: \[\]"],
         "check": [r"does not pass yet", r"FAILED tests/graders/test_step08.py::"],
     },
+    "09_kernel_facts": {
+        "facts": [  # the kernel names the real sender: this kernel, or sender.py's process
+            r"'from this kernel': received at \d+ ns, from pid (\d+), uid \d+\n(.*\n)*"
+            r"this kernel is pid \1$",
+            r"'from sender.py': received at \d+ ns, from pid (\d+), uid \d+\n(.*\n)*"
+            r"this kernel is pid (?!\1$)\d+$",
+        ],
+        "message-from": [
+            r"^load: [\d.]+  \(pid (\d+), uid \d+, gid \d+\)$(.*\n)*the feeder is pid \1$",
+            r"^simulated:0: (rising|falling)  \(pid 0, uid 0, gid 0\)$",
+        ],
+        "memfd": [r"fd \d+ is /memfd:incoming \(deleted\)", r"\d+ bytes, sealed; the last"],
+        "snapshot": [r"exit status 0", r"seals: write, shrink, grow, seal", r", the same bytes"],
+        "client": [
+            r"client \| load: [\d.]+  \(from pid \d+, uid \d+, gid \d+; [\d.]+ ms after the",
+            r"client \| wrote ",
+        ],
+        "stopped": [r"still running: \[\]"],
+        "check": [r"does not pass yet", r"FAILED tests/graders/test_step09.py::"],
+    },
 }
 # The cells that must show a picture (headless: PNG), per notebook.
-PICTURES = {"08_live_plot": ["plot", "client"]}
+PICTURES = {"08_live_plot": ["plot", "client"], "09_kernel_facts": ["client"]}
 
 
 def text_of(cell: Any) -> str:
@@ -322,12 +342,15 @@ class Kernel:
         assert reply["content"]["status"] == status, f"{code}\n--- printed ---\n{text}"
         return text
 
-    def wait_until_running(self, msg_id: str) -> None:
-        """Until the kernel says it is busy with that cell (its iopub status message)."""
+    def wait_for_output(self, msg_id: str, text: str) -> None:
+        """Until that cell printed text: it runs (busy alone is too early for an interrupt)."""
         while True:
             message = self.client.get_iopub_msg(timeout=CELL_TIMEOUT)
-            state = message["content"].get("execution_state")
-            if state == "busy" and message["parent_header"].get("msg_id") == msg_id:
+            if (
+                message["parent_header"].get("msg_id") == msg_id
+                and message["msg_type"] == "stream"
+                and text in message["content"]["text"]
+            ):
                 return
 
     def stop(self) -> None:
@@ -353,8 +376,8 @@ def test_interrupt_stops_the_programs_and_cells_run_again(kernel_env: dict[str, 
         again = int(kernel.run(started).splitlines()[-1])  # re-run: the old one makes room
         assert again != first and not alive(first) and Path(socket).exists()
 
-        long_cell = kernel.client.execute("import time\ntime.sleep(600)")  # runs on and on
-        kernel.wait_until_running(long_cell)
+        long_cell = kernel.client.execute("import time\nprint('sleeping')\ntime.sleep(600)")
+        kernel.wait_for_output(long_cell, "sleeping")
         kernel.manager.interrupt_kernel()  # the ■ button
         reply = kernel.client.get_shell_msg(timeout=60)
         assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
