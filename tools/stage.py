@@ -138,89 +138,43 @@ def run_plain(step: table.Step, folder: Path, env: dict[str, str], seconds: floa
     return 0
 
 
+def tmux(*args: str, check: bool = True) -> None:
+    subprocess.run(["tmux", *args], check=check, stderr=None if check else subprocess.DEVNULL)
+
+
 def run_tmux(step: table.Step, folder: Path, env: dict[str, str]) -> int:
     """One pane per program, the bottom one an interactive sender; leave with Ctrl-b d."""
     session = f"incoming-step-{step.n}"
     python = shlex.quote(sys.executable)
     sockets = " ".join(shlex.quote(s) for s in step.sockets)
-    tmux = ["tmux"]
-    subprocess.run([*tmux, "kill-session", "-t", session], stderr=subprocess.DEVNULL)
-    env_args = [f"-e{bus.ENV_VAR}={env[bus.ENV_VAR]}"] if bus.ENV_VAR in env else []
-    subprocess.run(
-        [
-            *tmux,
-            "new-session",
-            "-d",
-            "-s",
-            session,
-            "-c",
-            str(folder),
-            *env_args,
-            f"{python} receiver.py {sockets}",
-        ],
-        check=True,
-    )
-    subprocess.run([*tmux, "set-option", "-t", session, "remain-on-exit", "on"], check=True)
+    here = [
+        "-c",
+        str(folder),
+        *([f"-e{bus.ENV_VAR}={env[bus.ENV_VAR]}"] if bus.ENV_VAR in env else []),
+    ]
+    tmux("kill-session", "-t", session, check=False)
+    tmux("new-session", "-d", "-s", session, *here, f"{python} receiver.py {sockets}")
+    tmux("set-option", "-t", session, "remain-on-exit", "on")  # an error stays readable
     if step.client:
-        subprocess.run(
-            [
-                *tmux,
-                "split-window",
-                "-h",
-                "-t",
-                session,
-                "-c",
-                str(folder),
-                *env_args,
-                f"{python} {step.client}",
-            ],
-            check=True,
-        )
-    subprocess.run(
-        [
-            *tmux,
-            "split-window",
-            "-v",
-            "-f",
-            "-l",
-            "30%",
-            "-t",
-            session,
-            "-c",
-            str(folder),
-            *env_args,
-            f"{python} sender.py {shlex.quote(step.sockets[0])}",
-        ],
-        check=True,
-    )
-    subprocess.run(
-        [
-            *tmux,
-            "set-option",
-            "-t",
-            session,
-            "status-right",
-            f"step {step.n}: {step.title} | Ctrl-b d: stop",
-        ],
-        check=True,
+        picture = " ".join(shlex.quote(arg) for arg in picture_args(step, None))
+        tmux("split-window", "-h", "-t", session, *here, f"{python} {step.client} {picture}")
+    sender = f"{python} sender.py {shlex.quote(step.sockets[0])}"
+    tmux("split-window", "-v", "-f", "-l", "30%", "-t", session, *here, sender)
+    tmux("set-option", "-t", session, "status-right-length", "100")
+    tmux(
+        "set-option", "-t", session, "status-right", f"step {step.n}: {step.title} | Ctrl-b d: stop"
     )
     feeder = subprocess.Popen(
         [sys.executable, "-m", "tools.feeder", *step.sockets],
-        cwd=table.ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
+        cwd=table.ROOT, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        subprocess.run([*tmux, "attach-session", "-t", session])
+        subprocess.run(["tmux", "attach-session", "-t", session])
     finally:
-        # remain-on-exit keeps panes alive: send them Ctrl-C, then end the session
-        for pane in ("0", "1", "2"):
-            subprocess.run(
-                [*tmux, "send-keys", "-t", f"{session}.{pane}", "C-c"], stderr=subprocess.DEVNULL
-            )
-        subprocess.run([*tmux, "kill-session", "-t", session], stderr=subprocess.DEVNULL)
+        for pane in range(3):  # Ctrl-C in every pane: the programs end cleanly
+            tmux("send-keys", "-t", f"{session}.{pane}", "C-c", check=False)
+        tmux("kill-session", "-t", session, check=False)
         stop([feeder])
     return 0
 
