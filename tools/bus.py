@@ -13,6 +13,7 @@ tests, the notebooks and the benchmark.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -53,6 +54,12 @@ class Bus:
             self.process.wait(timeout=10)
 
 
+def end_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies, however it dies (Linux prctl)."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start(folder: Path, detach: bool = False) -> Bus:
     """Start dbus-daemon listening on a socket in folder; return once it accepts clients."""
     daemon = shutil.which("dbus-daemon")
@@ -78,6 +85,7 @@ def start(folder: Path, detach: bool = False) -> Bus:
             stdin=subprocess.DEVNULL,
             stderr=log,
             start_new_session=detach,  # `make bus`: outlive the command that started it
+            preexec_fn=None if detach else end_with_parent,
         )
     assert process.stdout is not None
     address = process.stdout.readline().decode().strip()  # printed once it listens
@@ -139,6 +147,7 @@ def cmd_run(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up on SIGTERM too
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
     try:
         if command == "start":
