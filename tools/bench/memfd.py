@@ -221,7 +221,10 @@ def run(options: Options, results: Results) -> None:
         for way in WAYS[1:]:
             figure = results.get("memfd", f"{way}/{label(size)}")
             if figure is not None and figure.ratio:
-                faster = f"{1 / figure.ratio:,.0f}x faster than ay" if figure.ratio < 1 else ""
+                times = (
+                    f"{1 / figure.ratio:,.0f}" if figure.ratio < 0.1 else f"{1 / figure.ratio:.1f}"
+                )
+                faster = f"{times}x faster than ay" if figure.ratio < 1 else ""
                 slower = f"ay is {figure.ratio:.1f}x faster" if figure.ratio >= 1 else ""
                 figure.note = " ".join(filter(None, [figure.note, faster, slower]))
     if done["leaked_fds"]:
