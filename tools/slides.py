@@ -554,6 +554,7 @@ def build(
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, staging / name)
         (staging / "index.html").write_text(page, encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp made it private; the deck is for showing
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
