@@ -15,6 +15,7 @@ at once without asking apt anything.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import re
@@ -24,6 +25,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tools.table import ROOT
 
@@ -31,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 CACHE = ROOT / "build" / "gpio-vm"
 CURRENT = CACHE / "current"  # a text file: the name of the ready build folder
 # The modules the guest loads (with what they depend on), besides our two.
-WANTED = ("configfs", "virtio_pci", "9pnet_virtio", "9p")
+WANTED = ("configfs", "virtio_pci", "9pnet_virtio", "9p", "overlay")
 OURS = ("irq_sim", "gpio-sim")
 
 
@@ -58,25 +60,34 @@ class Kernel:
         }
 
 
-def run(argv: list[str], what: str, **kwargs) -> str:
+def run(argv: list[str | os.PathLike[str]], what: str, **kwargs: Any) -> str:
     """Run a command; its failure becomes a VmError naming what we were doing."""
     try:
         done = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
     except FileNotFoundError:
-        raise VmError(f"{what}: {argv[0]} not found") from None
+        raise VmError(f"{what}: {os.fspath(argv[0])} not found") from None
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise VmError(f"{what} failed: {' / '.join(detail)}")
     return done.stdout
 
 
+def recipe() -> str:
+    """A digest of what a build is made by: a changed init.sh means building again."""
+    digest = hashlib.sha256()
+    for name in ("build.py", "init.sh", "Kbuild"):
+        digest.update((HERE / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def ready_folder() -> Path | None:
-    """The finished build, if there is one."""
+    """The finished build, if there is one and it is made by this recipe."""
     try:
         folder = CACHE / CURRENT.read_text().strip()
-    except OSError:
+        made_by = (folder / "ready").read_text().split()[-1]
+    except (OSError, IndexError):
         return None
-    return folder if (folder / "ready").is_file() else None
+    return folder if made_by == recipe() else None
 
 
 def is_root() -> bool:
@@ -116,7 +127,7 @@ def resolve_kernel() -> Kernel:
         if attempt == 0 and is_root():
             run(["apt-get", "update", "-qq"], "apt-get update")
     else:
-        raise VmError("apt knows no linux-image-amd64 (run apt-get update as root)")
+        raise VmError("apt knows no linux-image-amd64 (not Debian? as root, apt-get update)")
     abi = match.group(1)
     policy = run(["apt-cache", "policy", f"linux-image-{abi}"], "apt-cache policy")
     candidate = re.search(r"Candidate: (\S+)", policy)
@@ -273,7 +284,7 @@ def build_initramfs(folder: Path, order: list[str]) -> None:
     if not is_static(busybox):
         raise VmError("/bin/busybox is not statically linked: apt-get install busybox-static")
     archive = io.BytesIO()
-    for directory in ("bin", "dev", "proc", "sys", "host", "tmp", "modules"):
+    for directory in ("bin", "dev", "proc", "sys", "host", "scratch", "modules"):
         archive.write(cpio_entry(directory, stat.S_IFDIR | 0o755))
     archive.write(cpio_entry("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1)))
     archive.write(cpio_entry("init", stat.S_IFREG | 0o755, (HERE / "init.sh").read_bytes()))
@@ -308,6 +319,6 @@ def build() -> Path:
     build_modules(kernel, folder)
     build_initramfs(folder, [*order, *OURS])
     shutil.rmtree(folder / "src")
-    (folder / "ready").write_text(f"{kernel.abi} {kernel.version}\n")
+    (folder / "ready").write_text(f"{kernel.abi} {kernel.version} {recipe()}\n")
     CURRENT.write_text(f"{kernel.abi}\n")
     return folder

@@ -45,14 +45,20 @@ def guest_script(command: Sequence[str], env: dict[str, str]) -> str:
     exports = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp",
-        "TMPDIR": "/tmp",
+        "TMPDIR": "/run/tmp",  # a tmpfs of the guest's own (/tmp shows the host's too)
         "PYTHONDONTWRITEBYTECODE": "1",  # the share is read-only
         "GPIO_VM": "1",
         **env,
     }
     lines = [f"export {key}={shlex.quote(value)}" for key, value in exports.items()]
     return "\n".join(
-        [*lines, f"cd {shlex.quote(str(ROOT))} || exit 2", f"exec {shlex.join(command)}", ""]
+        [
+            *lines,
+            "mkdir -p $TMPDIR",
+            f"cd {shlex.quote(str(ROOT))} || exit 2",
+            f"exec {shlex.join(command)}",
+            "",
+        ]
     )
 
 
