@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:  # the kernel runs in notebooks/; the tools live o
 
 from IPython.display import Code, Markdown, display  # noqa: E402
 
-from tests.helpers import Program, thread_count, wait_until  # noqa: E402
+from tests.helpers import TIMEOUT, Program, thread_count, wait_until  # noqa: E402
 from tests.helpers import send as send_datagrams  # noqa: E402
 from tools import bus as private_bus  # noqa: E402
 from tools import table  # noqa: E402
@@ -59,10 +59,6 @@ os.environ["XDG_RUNTIME_DIR"] = str(RUNTIME)
 weakref.finalize(sys.modules[__name__], shutil.rmtree, str(RUNTIME), ignore_errors=True)
 
 _running: dict[str, Background] = {}
-
-
-def step(n: int) -> table.Step:
-    return table.get(n)
 
 
 def folder(n: int) -> Path:
@@ -108,8 +104,8 @@ def show(n: int, file: str = "receiver.py", *names: str) -> Code:
 
 def diff(n: int, file: str = "receiver.py") -> Code:
     """What step n changed in file since step n-1 (`make diff-N` shows all files)."""
-    old_folder = folder(n - 1) / file
-    old = old_folder.read_text().splitlines(keepends=True) if old_folder.exists() else []
+    old_file = folder(n - 1) / file
+    old = old_file.read_text().splitlines(keepends=True) if old_file.exists() else []
     new = (folder(n) / file).read_text().splitlines(keepends=True)
     a, b = f"{table.get(n - 1).dir}/{file}", f"{table.get(n).dir}/{file}"
     return Code("".join(difflib.unified_diff(old, new, a, b)), language="diff")
@@ -158,10 +154,8 @@ class Background:
     def running(self) -> bool:
         return self.program.process.poll() is None
 
-    def expect(self, pattern: str, timeout: float | None = None) -> str:
+    def expect(self, pattern: str, timeout: float = TIMEOUT) -> str:
         """Wait for an output line matching the regex, return it (fails with what came instead)."""
-        if timeout is None:
-            return self.program.expect(pattern).group(0)
         return self.program.expect(pattern, timeout).group(0)
 
     def wait_for(self, *texts: str) -> None:
@@ -362,7 +356,7 @@ def bus() -> private_bus.Bus:
     global _bus
     if _bus is not None and _bus.daemon.process and _bus.daemon.process.poll() is None:
         return _bus.daemon
-    stop_bus()  # a dead one (interrupted): forget it, its programs and its connection
+    stop_bus()  # a dead one (an interrupt stops it too): forget it and our connection to it
     import sdbus
 
     daemon = private_bus.start(RUNTIME / "bus")
@@ -422,7 +416,7 @@ async def for_seconds(seconds: float, iterator: Any) -> list[Any]:
 
 
 def plot_mode() -> str:
-    """ "widget": a live ipympl plot (JupyterLab runs this kernel); "static": a picture (headless).
+    """How plots appear: "widget" live (ipympl; JupyterLab runs us), or "static" (a picture).
 
     jupyter_server names the notebook in $JPY_SESSION_NAME for the kernels it starts;
     nbclient and nbconvert do not. $INCOMING_PLOT=widget or static decides instead.
@@ -506,7 +500,6 @@ class Exercise:
         self.step = table.get(n)
         self.start = EXERCISES.get(n, Start())
         self.folder = MY_STEPS / self.step.dir
-        self.passed: bool | None = None  # the last check's verdict
 
     def prepare(self) -> None:
         """Copy the starting point into MY_STEPS, unless the attendee's copy is there already."""
@@ -553,16 +546,10 @@ class Exercise:
     def check(self) -> None:
         """Grade the copy with tests/graders/ (python -m tools.grade N --steps MY_STEPS)."""
         command = [sys.executable, "-m", "tools.grade", str(self.step.n)]
-        command += [
-            "--steps",
-            str(self.folder.parent),
-            "-x",
-            "--color=no",
-            "-p",
-            "no:cacheprovider",
-        ]
+        command += ["--steps", str(self.folder.parent), "-x", "--color=no"]
+        command += ["-p", "no:cacheprovider"]  # no .pytest_cache in the attendee's folders
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-        self.passed = passed = result.returncode == 0
+        passed = result.returncode == 0
         verdict = "passes" if passed else "does not pass yet"
         lines = result.stdout.rstrip().splitlines()
         detail = "\n".join(lines if passed else _failure_summary(lines))

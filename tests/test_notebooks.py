@@ -275,8 +275,8 @@ def test_every_py_has_its_notebook() -> None:
     assert not orphans, f"paired .py files without a notebook: {orphans}"
 
 
-def execute(notebook: Path, env: dict[str, str]) -> tuple[Any, float]:
-    nb = nbformat.read(notebook, as_version=4)
+def execute(nb: Any, env: dict[str, str]) -> float:
+    """Run the notebook's cells in a new kernel, in notebooks/; return the seconds it took."""
     client = NotebookClient(
         nb,
         kernel_name=KERNEL,
@@ -285,7 +285,7 @@ def execute(notebook: Path, env: dict[str, str]) -> tuple[Any, float]:
     )
     start = time.monotonic()
     client.execute(env=env)  # raises CellExecutionError with the cell's traceback
-    return nb, time.monotonic() - start
+    return time.monotonic() - start
 
 
 def record_time(name: str, seconds: float) -> None:
@@ -299,8 +299,8 @@ def record_time(name: str, seconds: float) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", PAIRED, ids=[p.stem for p in PAIRED])
 def test_notebook_runs_top_to_bottom(notebook: Path, kernel_env: dict[str, str]) -> None:
-    nb, seconds = execute(notebook, kernel_env)
-    record_time(notebook.stem, seconds)
+    nb = nbformat.read(notebook, as_version=4)
+    record_time(notebook.stem, execute(nb, kernel_env))
     # The code cells that show a step's code show exactly the file's text.
     for cell in nb.cells:
         match = re.fullmatch(r'talk\.show\((\d+), "([\w.]+)"\)', cell.source.strip())
@@ -342,6 +342,9 @@ class Kernel:
             content = message["content"]
             if message["msg_type"] == "stream":
                 printed.append(content["text"])
+            elif message["msg_type"] in ("display_data", "execute_result"):
+                data = content["data"]
+                printed.append(data.get("text/markdown") or data.get("text/plain", ""))
             elif message["msg_type"] == "error":
                 printed.append(f"{content['ename']}: {content['evalue']}")
 
@@ -532,13 +535,7 @@ def test_the_plot_is_a_live_widget_in_jupyterlab(kernel_env: dict[str, str]) -> 
     nb = nbformat.read(notebook, as_version=4)
     last = next(i for i, c in enumerate(nb.cells) if "stopped" in c.metadata.get("tags", []))
     nb.cells = nb.cells[: last + 1]  # not the exercise: that is the other test's
-    client = NotebookClient(
-        nb,
-        kernel_name=KERNEL,
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    )
-    client.execute(env={**kernel_env, "INCOMING_PLOT": "widget"})
+    execute(nb, {**kernel_env, "INCOMING_PLOT": "widget"})
     [charts] = tagged(nb, "charts")
     widgets = [
         output
@@ -558,11 +555,18 @@ def test_a_notebook_runs_twice_in_one_kernel(name: str, kernel_env: dict[str, st
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     cells = [cell for cell in nb.cells if "exercise" not in cell.source]  # graded elsewhere
     nb.cells = [*cells, *(nbformat.from_dict(dict(cell)) for cell in cells)]
-    client = NotebookClient(
-        nb,
-        kernel_name=KERNEL,
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    )
-    client.execute(env=kernel_env)  # a cell that fails the second time raises here
+    execute(nb, kernel_env)  # a cell that fails the second time raises here
     check_expected(name, nb.cells[len(cells) :], skip={"check"})
+
+
+def test_a_solved_exercise_passes_its_check(kernel_env: dict[str, str]) -> None:
+    """The check cell's other verdict: the exercise's copy, solved with the real step."""
+    kernel = Kernel(kernel_env)
+    try:
+        kernel.run("import shutil, talk\nexercise = talk.exercise(2)")
+        kernel.run("shutil.copytree(talk.folder(2), exercise.folder, dirs_exist_ok=True)")
+        verdict = kernel.run("exercise.check()")
+    finally:
+        kernel.stop()
+    assert "Your step 02 passes" in verdict, verdict
+    assert "step 2 passes: " in verdict  # tools/grade.py's own verdict
