@@ -7,9 +7,10 @@ BUS     ?= private#        private: a dbus-daemon of our own; session: your sess
 VENV    ?= .venv
 PYTHON  ?= python3
 DURATION ?=#               make step-N DURATION=5: stop by itself after 5 seconds
+GPIO    ?=#               make step-5 GPIO=gpiochip1:17: a real line (default: a simulated one)
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-export STEPS BUS DURATION
+export STEPS BUS DURATION GPIO
 
 # Each area's own targets live in mk/*.mk (included here, so `make help` lists them too).
 # An area whose tests need more than the venv adds its setup target to TEST_SETUP.

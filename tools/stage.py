@@ -84,6 +84,12 @@ def bus_for(step: table.Step) -> Iterator[dict[str, str]]:
         yield {**env, bus.ENV_VAR: private.address}
 
 
+def receiver_args(step: table.Step) -> list[str]:
+    """The step's sockets, and GPIO=CHIP:LINE (e.g. from make gpio-sim) for the GPIO steps."""
+    gpio = os.environ.get("GPIO")
+    return [*step.sockets, *(["--gpio", gpio] if gpio and "gpio" in step.needs else [])]
+
+
 def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
@@ -101,7 +107,7 @@ def run_plain(step: table.Step, folder: Path, env: dict[str, str], seconds: floa
     python = sys.executable
     headless = picture_args(step, seconds)
     receiver, relay = start(
-        "receiver", [python, "receiver.py", *step.sockets], folder, env, len(step.sockets)
+        "receiver", [python, "receiver.py", *receiver_args(step)], folder, env, len(step.sockets)
     )
     processes = [receiver]
     try:
@@ -146,7 +152,7 @@ def run_tmux(step: table.Step, folder: Path, env: dict[str, str]) -> int:
     """One pane per program, the bottom one an interactive sender; leave with Ctrl-b d."""
     session = f"incoming-step-{step.n}"
     python = shlex.quote(sys.executable)
-    sockets = " ".join(shlex.quote(s) for s in step.sockets)
+    sockets = " ".join(shlex.quote(arg) for arg in receiver_args(step))
     here = [
         "-c",
         str(folder),
