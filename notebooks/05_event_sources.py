@@ -49,15 +49,18 @@ talk.show(5, "simulated_gpio.py")
 # %% [markdown]
 # ## Run it
 #
-# The receiver on `load` and `sine`, and the (simulated) line:
+# The receiver on `load` and `sine`, and a GPIO line: `"sim"`, the simulated one, unless
+# you have a real one (`"gpiochip0:17"` on a Raspberry Pi, or what `make gpio-sim` printed)
+# and change `GPIO` here.
 
 # %%
-receiver = talk.start("receiver", 5, "load", "sine")
+GPIO = "sim"
+receiver = talk.start("receiver", 5, "load", "sine", "--gpio", GPIO)
 talk.feed("load", "sine", count=5)
 
 # %% tags=["arrived"]
 receiver.expect_each(r"load: \d", r"sine: -?\d", count=5)
-receiver.expect_each(r"simulated:0: rising", r"simulated:0: falling", count=2)
+receiver.expect_each(r": rising \[", r": falling \[", count=2)
 receiver.show()
 
 # %% [markdown]
