@@ -15,11 +15,12 @@
 # %% [markdown]
 # # 7. The live plot
 #
-# The last step: the client draws instead of printing. `GetIncoming()` says which
-# sources there are, so the client sets up one chart each; the `Message` task feeds them,
-# and a third task redraws ten times a second, however fast messages come. Drawing is
-# slow; because it runs at its own pace, on its own clock, it never holds up the
-# messages, and the server never waits for any client.
+# Step 08: the client draws instead of printing. `GetIncoming()` says which sources there
+# are, so the client sets up one chart each; the `Message` task feeds them, and a third
+# task redraws ten times a second, however fast messages come. Drawing is slow, so it
+# does not happen per message: a frame clock draws whatever arrived since the last frame.
+# While it draws, new messages wait in the client's socket; the server never waits for
+# any client.
 #
 # In JupyterLab the plot below is live (an ipympl widget) and keeps moving while you read
 # on; run headless (the tests, `jupyter nbconvert --execute`), the notebook shows the

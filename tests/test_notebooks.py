@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import fcntl
 import io
 import json
@@ -295,11 +296,25 @@ def execute(nb: Any, env: dict[str, str]) -> float:
     return time.monotonic() - start
 
 
-def record_time(name: str, seconds: float) -> None:
+def cell_seconds(cell: Any) -> float:
+    """How long a cell ran, from the timing nbclient records in its metadata."""
+    timing = cell.metadata.get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return 0.0
+    parse = datetime.datetime.fromisoformat
+    return (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds()
+
+
+def record_time(name: str, seconds: float, check_seconds: float) -> None:
+    """build/notebook-times.json: each notebook's time, its exercise check's, and the totals."""
     TIMES.parent.mkdir(exist_ok=True)
     times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
-    times[name] = round(seconds, 1)
-    times["total"] = round(sum(v for k, v in times.items() if k != "total"), 1)
+    times[name] = {"seconds": round(seconds, 1), "check cell": round(check_seconds, 1)}
+    notebooks = [v for k, v in times.items() if k != "total"]
+    times["total"] = {
+        key: round(sum(v[key] for v in notebooks), 1) for key in ("seconds", "check cell")
+    }
     TIMES.write_text(json.dumps(times, indent=2) + "\n")
 
 
@@ -307,7 +322,8 @@ def record_time(name: str, seconds: float) -> None:
 @pytest.mark.parametrize("notebook", PAIRED, ids=[p.stem for p in PAIRED])
 def test_notebook_runs_top_to_bottom(notebook: Path, kernel_env: dict[str, str]) -> None:
     nb = nbformat.read(notebook, as_version=4)
-    record_time(notebook.stem, execute(nb, kernel_env))
+    seconds = execute(nb, kernel_env)
+    record_time(notebook.stem, seconds, sum(cell_seconds(cell) for cell in tagged(nb, "check")))
     # The code cells that show a step's code show exactly the file's text.
     for cell in nb.cells:
         match = re.fullmatch(r'talk\.show\((\d+), "([\w.]+)"\)', cell.source.strip())
