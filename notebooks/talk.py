@@ -33,7 +33,7 @@ import tempfile
 import textwrap
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -144,7 +144,7 @@ class Background:
         self.role = role
         self.program = Program([sys.executable, *argv], cwd=cwd, env=dict(os.environ))
         self.shown = self.shown_errors = 0  # how many lines show() printed already
-        watch(self, self.program.process)
+        watch(self, self.program.process, self.program.stop)
 
     @property
     def pid(self) -> int:
@@ -221,29 +221,18 @@ class Background:
         return f"<{self.role}: {' '.join(self.program.argv[1:])} ({state})>"
 
 
-def watch(owner: object, process: subprocess.Popen[Any]) -> None:
-    """Stop process when owner goes (or the kernel exits); reap it as soon as it ends.
+def watch(owner: object, process: subprocess.Popen[Any], stop: Callable[[], object]) -> None:
+    """stop() the process when owner goes (or the kernel exits); reap it as soon as it ends.
 
     A child that ended but is not reaped stays a zombie, and ipykernel's shutdown waits
     for the children in its process group to go away, zombies too.
     """
-    weakref.finalize(owner, stop_process, process)
+    weakref.finalize(owner, stop)  # stop must not refer to owner, or owner lives forever
     threading.Thread(target=process.wait, daemon=True).start()
 
 
 def shorten(line: str, width: int = 100) -> str:
     return line if len(line) <= width else f"{line[:width]}… ({len(line)} characters)"
-
-
-def stop_process(process: subprocess.Popen[Any]) -> None:
-    """End a program: SIGTERM, then SIGKILL if it does not listen (a finalizer: no self)."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def start(
@@ -361,11 +350,11 @@ def bus() -> private_bus.Bus:
 
     daemon = private_bus.start(RUNTIME / "bus")
     assert daemon.process is not None
-    watch(daemon, daemon.process)
     os.environ[private_bus.ENV_VAR] = daemon.address
     connection = sdbus.sd_bus_open_user()  # reads $DBUS_SESSION_BUS_ADDRESS: ours
     sdbus.set_default_bus(connection)
     _bus = _Bus(daemon, connection)
+    watch(_bus, daemon.process, daemon.stop)
     print(f"private bus: {private_bus.ENV_VAR}={daemon.address}")
     return daemon
 
@@ -375,8 +364,7 @@ def stop_bus() -> None:
     if _bus is None:
         return
     _bus.connection.close()
-    if _bus.daemon.process is not None:
-        stop_process(_bus.daemon.process)
+    _bus.daemon.stop()
     os.environ.pop(private_bus.ENV_VAR, None)
     _bus = None
 
