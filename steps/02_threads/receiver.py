@@ -19,7 +19,8 @@ import dgram
 def receive(name, sock):
     while True:
         data, _, flags, _ = sock.recvmsg(dgram.MAX_SIZE)
-        print(f"{name}: {dgram.describe(data, flags)}", flush=True)
+        line = f"{name}: {dgram.describe(data, flags)}\n"
+        print(line, end="", flush=True)  # one write: another thread may be printing too
 
 
 def main():

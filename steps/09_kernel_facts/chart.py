@@ -48,7 +48,10 @@ def _number(text):
 
 class LiveCharts:
     def __init__(self, save=None):
-        headless = save or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        screen = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        backend = str(matplotlib.get_backend(auto_select=False))  # "%matplotlib widget"?
+        in_jupyter = "ipympl" in backend or "widget" in backend
+        headless = save or not (screen or in_jupyter)
         if headless:
             matplotlib.use("Agg")  # no window: draw into memory, save a picture
         import matplotlib.pyplot as plt
