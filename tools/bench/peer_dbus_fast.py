@@ -10,8 +10,6 @@ every FLOW signals, which bounds what is in flight (a cost under 1 %).
 """
 
 import asyncio
-import contextlib
-import time
 
 from dbus_fast import BusType, Message
 from dbus_fast.aio import MessageBus
@@ -19,6 +17,7 @@ from dbus_fast.service import ServiceInterface, method
 from dbus_fast.service import signal as dbus_signal
 
 from tools.bench.common import IFACE, INTROSPECTION, NAME, PATH
+from tools.bench.peer_async import AsyncClient
 from tools.bench.report_ready import ready
 
 FLOW = 256  # signals between two round trips to the bus (see above)
@@ -63,59 +62,23 @@ def serve() -> None:
     asyncio.run(main())
 
 
-class Client:
+class Client(AsyncClient):
     """A dbus-fast proxy built from our introspection XML (no Introspect round trip)."""
 
-    max_inflight = 1_000_000
-    has_signals = True
-
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
+        super().__init__()
         self.bus = self.loop.run_until_complete(self._connect())
         proxy = self.bus.get_proxy_object(NAME, PATH, INTROSPECTION)
         self.iface = proxy.get_interface(IFACE)
-        self.received = 0
-        self.expected = 0
-        self.last = 0.0
-        self.done = None
-        self.iface.on_tick(self._tick)
+        self.iface.on_tick(self.tick)
         # on_tick sends AddMatch without waiting; one call after it is a round trip behind it
         self.loop.run_until_complete(self.iface.call_echo(1))
 
     async def _connect(self) -> MessageBus:
         return await MessageBus(bus_type=BusType.SESSION).connect()  # needs a running loop
 
-    def _tick(self, seq: int) -> None:
-        self.received += 1
-        self.last = time.perf_counter()
-        if self.received == self.expected and self.done and not self.done.done():
-            self.done.set_result(None)
+    async def echo(self) -> object:
+        return await self.iface.call_echo(7)
 
-    def calls(self, n: int, inflight: int) -> float:
-        async def run() -> float:
-            remaining = n
-
-            async def one_at_a_time() -> None:
-                nonlocal remaining
-                while remaining > 0:
-                    remaining -= 1
-                    await self.iface.call_echo(7)
-
-            start = time.perf_counter()
-            await asyncio.gather(*(one_at_a_time() for _ in range(inflight)))
-            return time.perf_counter() - start
-
-        return self.loop.run_until_complete(run())
-
-    def signals(self, n: int, timeout: float) -> tuple[float, int]:
-        async def run() -> tuple[float, int]:
-            self.received, self.expected = 0, n
-            self.done = self.loop.create_future()
-            start = time.perf_counter()
-            await self.iface.call_emit(n)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self.done), timeout)
-            return self.last - start, self.received
-
-        return self.loop.run_until_complete(run())
+    async def emit(self, n: int) -> object:
+        return await self.iface.call_emit(n)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 
 from jeepney import (
     DBusAddress,
@@ -23,6 +24,7 @@ from jeepney.io.asyncio import open_dbus_router
 from jeepney.io.blocking import open_dbus_connection
 
 from tools.bench.common import IFACE, NAME, PATH
+from tools.bench.peer_async import in_flight
 from tools.bench.report_ready import ready
 
 SERVICE = DBusAddress(PATH, bus_name=NAME, interface=IFACE)
@@ -72,20 +74,10 @@ class Client:
             return time.perf_counter() - start
         router = self._router()
 
-        async def run() -> float:
-            remaining = n
+        def echo() -> Awaitable[object]:
+            return router.send_and_get_reply(new_method_call(SERVICE, "Echo", "u", (7,)))
 
-            async def one_at_a_time() -> None:
-                nonlocal remaining
-                while remaining > 0:
-                    remaining -= 1
-                    await router.send_and_get_reply(new_method_call(SERVICE, "Echo", "u", (7,)))
-
-            start = time.perf_counter()
-            await asyncio.gather(*(one_at_a_time() for _ in range(inflight)))
-            return time.perf_counter() - start
-
-        return self.loop.run_until_complete(run())
+        return self.loop.run_until_complete(in_flight(n, inflight, echo))
 
     def signals(self, n: int, timeout: float) -> tuple[float, int]:
         received, last, replied = 0, 0.0, False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import sdbus
@@ -17,6 +16,7 @@ from sdbus import (
 )
 
 from tools.bench.common import IFACE, NAME, PATH
+from tools.bench.peer_async import AsyncClient
 from tools.bench.report_ready import ready
 
 
@@ -58,57 +58,24 @@ def serve() -> None:
     asyncio.run(main())
 
 
-class Client:
+class Client(AsyncClient):
     """sdbus's asyncio proxy: calls and signals on one event loop."""
 
-    max_inflight = 1_000_000
-    has_signals = True
-
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
+        super().__init__()
         open_bus()
         self.proxy = BenchAsync.new_proxy(NAME, PATH)
-        self.received = 0
-        self.expected = 0
-        self.last = 0.0
-        self.done: asyncio.Future[None] | None = None
         self.listener = self.loop.create_task(self._listen())
 
     async def _listen(self) -> None:
-        async for _seq in self.proxy.tick:
-            self.received += 1
-            self.last = time.perf_counter()
-            if self.received == self.expected and self.done and not self.done.done():
-                self.done.set_result(None)
+        async for seq in self.proxy.tick:
+            self.tick(seq)
 
-    def calls(self, n: int, inflight: int) -> float:
-        async def run() -> float:
-            remaining = n
+    async def echo(self) -> object:
+        return await self.proxy.echo(7)
 
-            async def one_at_a_time() -> None:
-                nonlocal remaining
-                while remaining > 0:
-                    remaining -= 1
-                    await self.proxy.echo(7)
-
-            start = time.perf_counter()
-            await asyncio.gather(*(one_at_a_time() for _ in range(inflight)))
-            return time.perf_counter() - start
-
-        return self.loop.run_until_complete(run())
-
-    def signals(self, n: int, timeout: float) -> tuple[float, int]:
-        async def run() -> tuple[float, int]:
-            self.received, self.expected = 0, n
-            self.done = self.loop.create_future()
-            start = time.perf_counter()
-            await self.proxy.emit(n)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self.done), timeout)
-            return self.last - start, self.received
-
-        return self.loop.run_until_complete(run())
+    async def emit(self, n: int) -> object:
+        return await self.proxy.emit(n)
 
 
 class BlockingClient:
