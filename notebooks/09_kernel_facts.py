@@ -30,7 +30,18 @@ import talk
 talk.intro(9)
 
 # %% [markdown]
-# ## Asking the kernel
+# What kdbus promised (the seeds, 2013–2015), and where this chapter shows it done from
+# user space today:
+#
+# | the promise | the mechanism here | section |
+# |---|---|---|
+# | "all messages carry timestamps" | `SO_TIMESTAMPNS`: the kernel's receive time | 1 |
+# | "full credential information … with each message" | `SO_PASSCRED`, `SCM_CREDENTIALS` | 1 |
+# | "memfd … zero-copy message passing" | a sealed memfd passed as a D-Bus fd (`h`) | 2 |
+# | "pcap interface … so tcpdump will work" | the daemon's monitors, `busctl capture` | 3 |
+
+# %% [markdown]
+# ## 1. Timestamps and credentials: asking the kernel
 #
 # Two socket options, once; then every `recvmsg()` gets room for the answers
 # (`ANCILLARY`), and `kernel_facts()` unpacks them.
@@ -57,7 +68,12 @@ sock.close()
 os.unlink(talk.path("facts"))
 
 # %% [markdown]
-# ## The server: MessageFrom, Recent and RecentFd
+# The kernel named each sender truly: this kernel's pid for its own datagram, another for
+# `sender.py`'s. Caveats: the timestamp is our socket's, not the bus's (dbus-daemon stamps
+# nothing); a pid is checked at send time and can be reused later (pidfds fix that), and a
+# privileged process may claim any pid.
+#
+# ## 2. A sealed memfd: the server's MessageFrom, Recent and RecentFd
 #
 # The interface grows a signal and two methods; `Message` stays as it was, so the
 # clients of steps 07 and 08 go on working.
@@ -119,6 +135,32 @@ client = talk.start(
 client.wait_for(f"wrote {picture}")
 client.show()
 talk.show_image(picture)
+
+# %% [markdown]
+# ## 3. Sniffing the bus
+#
+# kdbus readers hoped for a pcap interface. dbus-daemon has one of its own: a client may
+# become a *monitor* (`BecomeMonitor`) and see every message. `busctl --user monitor`
+# prints them; `busctl --user capture` writes pcapng for Wireshark and tshark (`make sniff`
+# does that and prints one line per message). Two seconds of this bus, seen by a monitor:
+
+# %% tags=["sniff"]
+import json
+import subprocess
+
+seen = subprocess.run(
+    ["timeout", "2", "busctl", "--user", "monitor", "--json=short", "org.example.Incoming"],
+    capture_output=True,
+    text=True,
+)
+members = [json.loads(line).get("member") for line in seen.stdout.splitlines() if line[:1] == "{"]
+print({member: members.count(member) for member in sorted(set(filter(None, members)))})
+
+# %% [markdown]
+# What still needs the kernel: routing (dbus-daemon still receives and re-sends every
+# message) and bloom-filter matching. The nearest user-space analogue is a match rule the
+# daemon evaluates, such as only one source's messages (`arg0` is the signal's first argument):
+# `dbus-monitor "type='signal',member='MessageFrom',arg0='simulated:0'"`.
 
 # %% tags=["stopped"]
 talk.stop()

@@ -151,6 +151,7 @@ EXPECTED: dict[str, dict[str, list[Expectation]]] = {
         ],
         "memfd": [r"fd \d+ is /memfd:incoming \(deleted\)", r"\d+ bytes, sealed; the last"],
         "snapshot": [r"exit status 0", r"seals: write, shrink, grow, seal", r", the same bytes"],
+        "sniff": [r"'Message': [1-9]\d*", r"'MessageFrom': [1-9]\d*"],
         "client": [
             r"client \| load: [\d.]+  \(from pid \d+, uid \d+, gid \d+; [\d.]+ ms after the",
             r"client \| wrote ",
