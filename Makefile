@@ -46,14 +46,16 @@ strace-%: setup ## run step N under strace -f and summarise how it waits
 check-%: setup ## grade step N (of STEPS=..., default steps/) with its tests
 	@$(PY) -m tools.grade $* --steps "$(STEPS)"
 
-test: setup $(TEST_SETUP) ## everything: lint, every grader, the Makefile targets, the strace demos, ...
+test: setup $(TEST_SETUP) ## everything: lint, types, every grader, the Makefile targets, strace, ...
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
-lint: setup ## ruff check and ruff format --check
+lint: setup ## ruff check, ruff format --check, and mypy on tools/ and tests/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: setup ## reformat the code with ruff
 	$(VENV)/bin/ruff format .

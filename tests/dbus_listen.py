@@ -16,6 +16,7 @@ import signal
 import sys
 
 import sdbus
+from sdbus.sd_bus_internals import SdBusMessage
 
 NAME = INTERFACE = "org.example.Incoming"
 PATH = "/org/example/Incoming"
@@ -26,7 +27,7 @@ async def listen(count: int | None, seconds: float | None) -> int:
     done = asyncio.Event()
     received = 0
 
-    def on_message(message: sdbus.SdBusMessage) -> None:
+    def on_message(message: SdBusMessage) -> None:
         nonlocal received
         source, timestamp_ns, text = message.get_contents()
         sys.stdout.write(f"{source}\t{timestamp_ns}\t{text}\n")

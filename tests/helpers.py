@@ -29,6 +29,13 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def in_child(preexec: Callable[[], None] | None) -> None:
+    """What every Program's child does before it runs: default SIGINT, then preexec."""
+    default_sigint()
+    if preexec is not None:
+        preexec()
+
+
 class Program:
     """A running program whose stdout (and stderr) lines we can wait for."""
 
@@ -50,7 +57,7 @@ class Program:
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            preexec_fn=(lambda: (default_sigint(), preexec and preexec())),
+            preexec_fn=lambda: in_child(preexec),
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []

@@ -507,7 +507,7 @@ async def execute_in(url: str, token: str, kernel_id: str, code: str) -> str:
     await connection.write_message(
         json.dumps({**request, "metadata": {}, "content": content, "channel": "shell"})
     )
-    printed = []
+    printed: list[str] = []
     while True:
         raw = await asyncio.wait_for(connection.read_message(), CELL_TIMEOUT)
         assert raw is not None, f"the websocket closed; so far: {printed}"

@@ -18,7 +18,7 @@ from tools import sniff, table
 GPIO = "simulated:0"
 
 
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def run(*args: str | Path | int) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tools.sniff", *map(str, args)],
         cwd=table.ROOT,

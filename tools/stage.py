@@ -21,8 +21,9 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from tools import bus, table
 
@@ -59,7 +60,7 @@ def start(name: str, argv: list[str], cwd: Path, env: dict[str, str], ready_afte
     return process, relay
 
 
-def stop(processes: list[subprocess.Popen[str]]) -> None:
+def stop(processes: Sequence[subprocess.Popen[Any]]) -> None:
     """SIGTERM ends every step program cleanly (it removes its socket files)."""
     for process in processes:
         if process.poll() is None:

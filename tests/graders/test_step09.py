@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jeepney import DBusAddress, new_method_call
@@ -109,7 +110,7 @@ def monitor(step_env: dict[str, str], programs: list[Program]) -> Iterator[Progr
 def message_from(monitor: Program) -> tuple[str, int, int, int, int, str]:
     """The next MessageFrom signal dbus-monitor prints, as its six arguments."""
     monitor.expect(r"member=MessageFrom$")
-    values = []
+    values: list[Any] = []  # s t u u u s, as dbus-monitor prints them
     for line in monitor.expect_lines(6):
         match = re.fullmatch(r"\s*(string|uint64|uint32) (.*)", line)
         assert match, f"MessageFrom should be (s t u u u s), dbus-monitor printed: {line!r}"

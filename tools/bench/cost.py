@@ -8,6 +8,7 @@ The seeds say a call-return through the daemon costs "4 context switches".
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -76,7 +77,7 @@ def strace_per_call(client: Worker, pids: dict[str, int], n: int) -> dict[str, f
             )
         try:
             for role, pid in pids.items():
-                wait_until(lambda p=pid: traced(p), f"strace to attach to the {role}")
+                wait_until(functools.partial(traced, pid), f"strace to attach to the {role}")
             client.ask(op="calls", n=n, inflight=1)
         finally:
             for tracer in tracers.values():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
+from typing import Any
 
 from jeepney import (
     DBusAddress,
@@ -57,13 +58,12 @@ class Client:
         self.rule = MatchRule(type="signal", interface=IFACE, member="Tick", path=PATH)
         self.conn.send_and_get_reply(message_bus.AddMatch(self.rule))
         self.loop = asyncio.new_event_loop()
-        self.router_cm = None
-        self.router = None
+        self.router: Any = None  # jeepney's DBusRouter, once opened
 
-    def _router(self):  # the asyncio router, opened the first time many calls are in flight
+    def _router(self) -> Any:  # the asyncio router, opened the first time many calls are in flight
         if self.router is None:
-            self.router_cm = open_dbus_router(bus="SESSION")
-            self.router = self.loop.run_until_complete(self.router_cm.__aenter__())
+            opening = open_dbus_router(bus="SESSION")
+            self.router = self.loop.run_until_complete(opening.__aenter__())
         return self.router
 
     def calls(self, n: int, inflight: int) -> float:

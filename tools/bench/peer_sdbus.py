@@ -75,7 +75,8 @@ class Client(AsyncClient):
         return await self.proxy.echo(7)
 
     async def emit(self, n: int) -> object:
-        return await self.proxy.emit(n)
+        await self.proxy.emit(n)
+        return None
 
 
 class BlockingClient:

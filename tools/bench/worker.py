@@ -16,6 +16,7 @@ Started by tools.bench, not by hand.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import os
@@ -188,6 +189,10 @@ def pipe_send(path: str, first: int, count: int, rate: float) -> None:
     say(sent=count)
 
 
+def all_seen(seen: dict[int, Any], wanted: range) -> bool:
+    return all(sequence in seen for sequence in wanted)
+
+
 def pipe_client(name: str) -> None:
     import sdbus
     from sdbus import DbusInterfaceCommonAsync, dbus_method_async, dbus_signal_async
@@ -254,7 +259,7 @@ def pipe_client(name: str) -> None:
             first, count = command["first"], command["count"]
             wanted = range(first, first + count)
             loop.run_until_complete(
-                wait_for(lambda w=wanted: all(s in seen for s in w), command["timeout"])
+                wait_for(functools.partial(all_seen, seen, wanted), command["timeout"])
             )
             got = [seen[s] for s in wanted if s in seen]
             start = first_sent.get(first)
