@@ -60,6 +60,18 @@ def start(name: str, argv: list[str], cwd: Path, env: dict[str, str], ready_afte
     return process, relay
 
 
+def start_feeder(step: table.Step, env: dict[str, str], quiet: bool) -> subprocess.Popen[bytes]:
+    """tools/feeder.py sending real data to the step's sockets."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tools.feeder", *step.sockets],
+        cwd=table.ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if quiet else None,
+    )
+
+
 def stop(processes: Sequence[subprocess.Popen[Any]]) -> None:
     """SIGTERM ends every step program cleanly (it removes its socket files)."""
     for process in processes:
@@ -116,14 +128,7 @@ def run_plain(step: table.Step, folder: Path, env: dict[str, str], seconds: floa
             receiver.wait(timeout=5)
             print(f"stage: the receiver ended (exit status {receiver.returncode})", file=sys.stderr)
             return receiver.returncode or 1
-        feeder = subprocess.Popen(
-            [python, "-m", "tools.feeder", *step.sockets],
-            cwd=table.ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
-        processes.append(feeder)
+        processes.append(start_feeder(step, env, quiet=False))
         client = None
         if step.client:
             client = start("client", [python, step.client, *headless], folder, env)[0]
@@ -171,11 +176,7 @@ def run_tmux(step: table.Step, folder: Path, env: dict[str, str]) -> int:
     tmux(
         "set-option", "-t", session, "status-right", f"step {step.n}: {step.title} | Ctrl-b d: stop"
     )
-    feeder = subprocess.Popen(
-        [sys.executable, "-m", "tools.feeder", *step.sockets],
-        cwd=table.ROOT, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    feeder = start_feeder(step, env, quiet=True)  # its errors would scribble over the panes
     try:
         subprocess.run(["tmux", "attach-session", "-t", session])
     finally:
