@@ -64,6 +64,12 @@ def describe(data, flags):
 
 
 def stop_on_signals():
-    """Ctrl-C and SIGTERM both end the program through KeyboardInterrupt."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.default_int_handler)
+    """SIGTERM ends the program the way Ctrl-C does, KeyboardInterrupt or not.
+
+    SIGTERM is turned into a SIGINT, so asyncio.run(), which catches Ctrl-C itself,
+    cancels its tasks cleanly instead of being interrupted wherever it stands.
+    """
+    signal.signal(
+        signal.SIGINT, signal.default_int_handler
+    )  # even if we were started with it ignored
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))

@@ -12,9 +12,9 @@ Run:    python3 receiver.py load sine      (the server, unchanged from step 06)
 """
 
 import asyncio
-import signal
 import time
 
+import dgram
 from interface import NAME, PATH, Incoming, open_session_bus
 from sdbus.exceptions import DbusFailedError
 from sdbus_async.dbus_daemon import FreedesktopDbus
@@ -59,7 +59,7 @@ async def main():
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM ends it like Ctrl-C
+    dgram.stop_on_signals()  # SIGTERM ends it like Ctrl-C
     try:
         asyncio.run(main())
     except KeyboardInterrupt:

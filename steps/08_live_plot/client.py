@@ -14,9 +14,9 @@ Run:    python3 receiver.py load sine      (the server, unchanged since step 06)
 
 import argparse
 import asyncio
-import signal
 
 import chart
+import dgram
 from interface import NAME, PATH, Incoming, open_session_bus
 from sdbus.exceptions import DbusFailedError
 from sdbus_async.dbus_daemon import FreedesktopDbus
@@ -82,7 +82,7 @@ async def main():
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM ends it like Ctrl-C
+    dgram.stop_on_signals()  # SIGTERM ends it like Ctrl-C
     try:
         asyncio.run(main())
     except KeyboardInterrupt:

@@ -14,10 +14,10 @@ Run:    python3 receiver.py load sine      (the server of this step)
 
 import argparse
 import asyncio
-import signal
 import time
 
 import chart
+import dgram
 from interface import NAME, PATH, Incoming, open_session_bus
 from sdbus.exceptions import DbusFailedError
 from sdbus_async.dbus_daemon import FreedesktopDbus
@@ -88,7 +88,7 @@ async def main():
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM ends it like Ctrl-C
+    dgram.stop_on_signals()  # SIGTERM ends it like Ctrl-C
     try:
         asyncio.run(main())
     except KeyboardInterrupt:

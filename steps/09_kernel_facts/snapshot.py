@@ -14,9 +14,9 @@ Run:    python3 receiver.py load sine      (the server of this step)
 import argparse
 import asyncio
 import json
-import signal
 import time
 
+import dgram
 import memfd
 from interface import NAME, PATH, Incoming, open_session_bus
 from sdbus.exceptions import DbusServiceUnknownError, SdBusBaseError
@@ -70,7 +70,7 @@ async def main():
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM ends it like Ctrl-C
+    dgram.stop_on_signals()  # SIGTERM ends it like Ctrl-C
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
