@@ -159,6 +159,16 @@ EXPECTED: dict[str, dict[str, list[Expectation]]] = {
         "stopped": [r"still running: \[\]"],
         "check": unsolved(9),
     },
+    "11_system_service": {
+        "unit": [
+            r"systemd-analyze verify: exit status 0",
+            r"Overall exposure level for incoming\.service: [0-1]\.\d SAFE",
+        ],
+        "remote": [  # as root, the plot over ssh; else the one line that says why not
+            r"(plotting it with\n.*client\.py --host incoming-viewer@127\.0\.0\.1:\d+"
+            r"(.*\n)*wrote )|system_bus: needs root",
+        ],
+    },
 }
 # The cells that must show a picture (headless: PNG), per notebook.
 PICTURES = {"08_live_plot": ["plot", "client"], "09_kernel_facts": ["client"]}

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Step 11: a system service, on the system bus, plotted from another machine.
+
+New in this step: the server can go on the system bus (--bus system; the
+session bus stays the default) and ships what a deployment needs beside it:
+a systemd unit (incoming.service: Type=dbus, its sockets in /run/incoming, a
+user of its own from incoming.sysusers, sandboxed), the bus's policy
+(org.example.Incoming.conf: only that user may own the name, anyone may call
+the three methods and receive the signals) and a bus-activation file. On the
+system bus, sd-bus refuses a method to other users unless it is flagged
+unprivileged (interface.py). A client elsewhere reaches it over ssh:
+python3 client.py --host board (remote.py).
+
+Run:    make bus  (and paste its export line), then
+        python3 receiver.py load sine
+        python3 client.py                  (who sent what, and how long ago)
+        python3 snapshot.py                (the recent messages through a memfd)
+Watch:  busctl --user monitor org.example.Incoming
+Serve:  sudo make install-service && sudo systemctl start incoming
+        python3 client.py --host pi@board     (the system bus of board, over ssh)
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+import struct
+import sys
+import time
+from datetime import timedelta
+
+import dgram
+import gpiod
+import simulated_gpio
+from gpiod.line import Clock, Edge
+from interface import NAME, PATH, Incoming, open_session_bus, open_system_bus, publish
+from sdbus.exceptions import DbusAccessDeniedError, SdBusRequestNameError
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's number: Python has no name
+TIMESPEC = struct.Struct("@ll")  # struct timespec: seconds, nanoseconds
+UCRED = struct.Struct("@iII")  # struct ucred: pid, uid, gid
+ANCILLARY = socket.CMSG_SPACE(TIMESPEC.size) + socket.CMSG_SPACE(UCRED.size)
+
+
+async def wait_readable(fd):
+    """Suspend the calling task until the event loop sees fd become readable."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    loop.add_reader(fd, readable.set_result, None)
+    try:
+        await readable
+    finally:
+        loop.remove_reader(fd)
+
+
+def ask_the_kernel(sock):
+    """From now on, each datagram comes with when it arrived and who sent it."""
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+
+
+def kernel_facts(ancillary):
+    """(timestamp_ns, (pid, uid, gid)) from recvmsg()'s ancillary data."""
+    timestamp_ns, sender = None, (0, 0, 0)  # a datagram queued before we asked has neither
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = TIMESPEC.unpack(data)
+            timestamp_ns = seconds * 1_000_000_000 + nanoseconds
+        elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            sender = UCRED.unpack(data)
+    return timestamp_ns or time.time_ns(), sender
+
+
+async def receive(name, sock, incoming):
+    while True:
+        await wait_readable(sock.fileno())
+        data, ancillary, flags, _ = sock.recvmsg(dgram.MAX_SIZE, ANCILLARY)  # ready: at once
+        timestamp_ns, sender = kernel_facts(ancillary)
+        text = dgram.describe(data, flags)
+        if flags & socket.MSG_CTRUNC:  # it came with more, e.g. file descriptors (SCM_RIGHTS):
+            text = f"(extra ancillary data refused) {text}"  # no room, so the kernel closed them
+        print(f"{name}: {text}", flush=True)
+        publish(incoming, name, timestamp_ns, text, sender)
+
+
+def open_gpio(spec):
+    """A gpiod line request for CHIP:LINE (or the simulated line), and its name."""
+    if spec == "sim":
+        print("gpio: a simulated line (a timer thread, not hardware)", flush=True)
+        return simulated_gpio.SimulatedLine(), "simulated:0"
+    chip, _, line = spec.rpartition(":")
+    path = chip if chip.startswith("/") else f"/dev/{chip}"
+    settings = gpiod.LineSettings(
+        edge_detection=Edge.BOTH,
+        debounce_period=timedelta(milliseconds=1),  # a real button bounces: raise this for one
+        event_clock=Clock.REALTIME,  # timestamps in ns since the epoch, like time.time_ns()
+    )
+    try:
+        request = gpiod.request_lines(path, consumer="incoming", config={line: settings})
+    except (OSError, ValueError) as error:  # no such chip or line, busy, no permission
+        reason = getattr(error, "strerror", None) or error
+        print(f"gpio: {spec}: {reason} (want CHIP:LINE, e.g. gpiochip0:17)", file=sys.stderr)
+        return None, None
+    return request, f"{os.path.basename(path)}:{line}"
+
+
+async def watch(name, line, incoming):
+    while True:
+        await wait_readable(line.fd)
+        for event in line.read_edge_events():
+            edge = "rising" if event.event_type is event.Type.RISING_EDGE else "falling"
+            print(f"{name}: {edge} [{event.timestamp_ns} ns]", flush=True)
+            publish(incoming, name, event.timestamp_ns, edge)
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("names", nargs="*", default=["incoming"])
+    parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
+    parser.add_argument("--bus", choices=["session", "system"], default="session")
+    args = parser.parse_args()
+    names = args.names
+    bus = open_system_bus() if args.bus == "system" else open_session_bus()
+    paths = [dgram.path_for(name) for name in names]
+    sockets = [dgram.bind(path) for path in paths]
+    for sock in sockets:
+        ask_the_kernel(sock)
+    try:
+        for path in paths:
+            print(f"listening on {path}", flush=True)
+        line, line_name = open_gpio(args.gpio)
+        incoming = Incoming(names + ([line_name] if line else []))
+        incoming.export_to_dbus(PATH)  # a local of main(): stays referenced, stays on the bus
+        try:  # the name last: whoever sees it appear finds the object already there
+            await bus.request_name_async(NAME, 0)
+        except SdBusRequestNameError:
+            sys.exit(f"{NAME} is taken on this bus: is another receiver running?")
+        except DbusAccessDeniedError:  # the bus's policy: <allow own=...> for one user only
+            sys.exit(
+                f"{NAME}: the {args.bus} bus's policy refuses uid {os.getuid()} to own it"
+                ' (org.example.Incoming.conf: <policy user="incoming"><allow own=...>)'
+            )
+        print(f"on the bus as {NAME}", flush=True)
+        tasks = [asyncio.create_task(receive(n, s, incoming)) for n, s in zip(names, sockets)]
+        if line is not None:
+            tasks.append(asyncio.create_task(watch(line_name, line, incoming)))
+        await asyncio.gather(*tasks)  # `tasks` keeps them referenced while they run
+    finally:
+        for path in paths:
+            os.unlink(path)
+
+
+if __name__ == "__main__":
+    dgram.stop_on_signals()
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
