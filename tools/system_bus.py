@@ -308,10 +308,10 @@ def make_users(etc: Path, sysusers: Path) -> dict[str, User]:
 
 
 @contextlib.contextmanager
-def start(step: Path, policy: bool = True) -> Iterator[SystemBus]:
+def start(step: Path, policy: Path | None = None) -> Iterator[SystemBus]:
     """The private system bus with step's policy, and its users; stopped, removed afterwards.
 
-    policy=False: without the step's policy file, as on a machine where it is not installed.
+    policy: another policy file instead of the step's (one that is wrong, or out of date).
     Its folder is in /tmp, not under the caller's: every user must reach the bus's socket.
     """
     check()
@@ -323,7 +323,7 @@ def start(step: Path, policy: bool = True) -> Iterator[SystemBus]:
     users = make_users(etc, step / "incoming.sysusers")
     socket_path = folder / "system_bus_socket"
     config = folder / "system.conf"
-    include = f"<include>{step / 'org.example.Incoming.conf'}</include>" if policy else ""
+    include = f"<include>{policy or step / 'org.example.Incoming.conf'}</include>"
     config.write_text(CONFIG.format(socket=socket_path, include=include))
     log = open(folder / "daemon.log", "wb")  # noqa: SIM115 (closed in the finally)
     daemon = subprocess.Popen(

@@ -99,7 +99,7 @@ async def main():
         for task in tasks:  # they failed the same way: this one line says it for them
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        raise SystemExit(remote.why(error) if remote else f"the bus failed: {error}") from None
+        raise SystemExit(remote.why() if remote else f"the bus failed: {error}") from None
     if present:
         await setup_charts(incoming, charts)
     elif where:  # one line, and we wait: a service restarting is not an error
@@ -108,10 +108,14 @@ async def main():
         print(f"waiting for {NAME} to appear", flush=True)
     drawing = asyncio.create_task(redraw(charts))
     tasks.append(drawing)
+    lost = asyncio.create_task(remote.lost()) if remote else None  # ssh can drop
+    ending = [drawing] + ([lost] if lost else [])
+    timeout = args.seconds if charts.headless else None
+    await asyncio.wait(ending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if lost is not None and lost.done():
+        raise SystemExit(lost.result())
     if not charts.headless:
-        await drawing
         return
-    await asyncio.wait([drawing], timeout=args.seconds)
     if charts.figure is None:
         raise SystemExit(f"{NAME} never appeared: nothing to plot")
     charts.save()

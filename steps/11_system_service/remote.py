@@ -14,10 +14,13 @@ ssh says what went wrong (unknown host, refused key, no bridge there) on its
 stderr; we keep that in a file of our own and make one line of it.
 """
 
+import asyncio
 import os
 import tempfile
 
 import sdbus
+from sdbus.exceptions import SdBusBaseError
+from sdbus_async.dbus_daemon import FreedesktopDbus
 
 # What ssh (or the shell, or the bridge, over there) says, and what it means for us.
 REASONS = [
@@ -47,12 +50,23 @@ class Remote:
             os.close(ours)
         sdbus.set_default_bus(self.bus)
 
-    def why(self, error):
-        """One line: what ssh said went wrong, or what sd-bus did."""
+    async def lost(self, every=2.0):
+        """Ask the bus something now and then; once it cannot answer, why (one line)."""
+        dbus = FreedesktopDbus()
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await dbus.get_id()
+            except SdBusBaseError:
+                return f"lost {self.why()}"
+
+    def why(self):
+        """One line: what went wrong, in ssh's words if it said something."""
         self.ssh_said.seek(0)
         lines = self.ssh_said.read().decode(errors="replace").splitlines()
-        said = lines[-1].strip() if lines else str(error)
+        if not lines:
+            return f"--host {self.host}: the connection over ssh ended (ssh said nothing)"
         for clue, reason in REASONS:
             if any(clue in line for line in lines):
-                return f"--host {self.host}: {reason} ({said})"
-        return f"--host {self.host}: no bus over ssh ({said})"
+                return f"--host {self.host}: {reason} ({lines[-1].strip()})"
+        return f"--host {self.host}: no bus over ssh ({lines[-1].strip()})"

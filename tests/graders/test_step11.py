@@ -317,3 +317,51 @@ def test_the_server_refuses_a_method_not_flagged_unprivileged(
     assert call(system, "root", "GetIncoming").returncode == 0
     refused = call(system, system_bus.VIEWER, "GetIncoming")
     assert refused.returncode != 0 and "not permitted" in refused.stderr, refused.stderr
+
+
+def test_client_names_the_rule_when_the_policy_refuses(
+    step: Path, tmp_path: Path, programs: list[Program]
+) -> None:
+    """A policy that lets the service own its name but allows no calls (an old one, say)."""
+    policy = tmp_path / "owner-only.conf"
+    text = (step / "org.example.Incoming.conf").read_text()
+    policy.write_text(re.sub(r'<policy context="default">.*?</policy>', "", text, flags=re.S))
+    policy.chmod(0o644)
+    try:
+        with system_bus.start(step, policy=policy) as system:
+            service(system, step, programs)
+            plot = as_user(
+                system, system_bus.VIEWER, step / "client.py", "--system", "--save",
+                system.folder / "x.png", programs=programs,
+            )  # fmt: skip
+            assert plot.wait(timeout=STARTUP) != 0
+    except system_bus.Unavailable as why:
+        pytest.skip(f"no private system bus here: {why}")
+    said = [line for line in plot.stderr if "Matplotlib" not in line]
+    assert len(said) == 1, plot.stderr
+    assert "policy" in said[0] and '<deny send_type="method_call"/>' in said[0], said
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (Linux: /proc/PID/task/*/children)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def test_a_dropped_ssh_connection_is_one_line(
+    system: system_bus.SystemBus, sshd: system_bus.Sshd, step: Path, programs: list[Program]
+) -> None:
+    service(system, step, programs)
+    plot = python(
+        step / "client.py", "--host", sshd.host(), "--save", system.folder / "x.png",
+        "--seconds", "300", env=sshd.client_env("bridge", system.env),
+    )  # fmt: skip
+    programs.append(plot)
+    plot.expect(r"^one chart each for: ", timeout=STARTUP)
+    [ssh] = [pid for pid in children(plot.pid) if Path(f"/proc/{pid}/comm").read_text() == "ssh\n"]
+    os.kill(ssh, signal.SIGTERM)  # the ssh that sd-bus started for the client: the line drops
+    assert plot.wait(timeout=STARTUP) == 1
+    assert len(plot.stderr) == 1, plot.stderr
+    assert re.search(r"^lost --host .*: the connection over ssh ended", plot.stderr[0]), plot.stderr
