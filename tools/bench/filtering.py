@@ -2,20 +2,24 @@
 
 kdbus promised "filtering in-kernel (bloom filters)"; today the bus daemon does it with
 match rules, also on a signal's arguments (arg0). The step 06 receiver listens on N
-sources (N = 2, 4, 8), a sender floods them all, and one client at a time listens:
+sources (N = 2, 4, 8), a sender feeds every one at RATE datagrams per second (the server
+emits N times RATE signals per second), and one client at a time listens:
 
   all    subscribed to every Message, and keeps only src0's itself (what python-sdbus's
          `async for m in proxy.message` amounts to: its match has no arg0)
   arg0   subscribed with arg0='src0': the daemon forwards only src0's messages
 
 Per round: the Message signals delivered to the client, its CPU time and voluntary
-context switches (a switch = the process went to sleep and was woken: a wakeup),
-and the daemon's CPU time. CPU times are /proc/PID/task/*/schedstat (ns), switches
-/proc/PID/task/*/status. The clients use dbus-fast, which sends any match rule with
-the bus's AddMatch (python-sdbus 0.14.3 cannot add an arg0 match).
+context switches (a switch = the process went to sleep and was woken: a wakeup), also
+per second of the round, and the daemon's CPU time. The pace matters: a client that
+cannot keep up reads several messages per wakeup, so flat out its wakeups saturate.
+The sources are staggered, as independent ones would be. CPU times are
+/proc/PID/task/*/schedstat (ns), switches /proc/PID/task/*/status. The clients use
+dbus-fast, which sends any match rule with the bus's AddMatch (python-sdbus 0.14.3
+cannot add an arg0 match).
 
     python -m tools.bench.filtering client WANTED SOURCES MODE   (started by the part)
-    python -m tools.bench.filtering send FOLDER SOURCES COUNT
+    python -m tools.bench.filtering send FOLDER SOURCES COUNT RATE
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ IFACE = "org.example.Incoming"
 SOURCES = (2, 4, 8)
 WANTED = "src0"
 MODES = ("all", "arg0")
+RATE = 250  # datagrams per second from each source: N sources, N times as many for the server
 ROUND_TIMEOUT = 120.0  # seconds for one round: only hit when something hangs
 METRICS = {  # name: (unit, what)
     "delivered": ("msg/round", "Message signals the client received"),
@@ -72,8 +77,8 @@ def rule(mode: str, wanted: str = WANTED) -> str:
 
 
 def per_round(options: Options) -> int:
-    """Datagrams per source and round."""
-    return 100 if options.quick else 1000
+    """Datagrams per source and round: a round lasts about per_round / RATE seconds."""
+    return 50 if options.quick else 250
 
 
 def cpu_ns(pid: int) -> int:
@@ -211,7 +216,7 @@ def run(options: Options, results: Results) -> None:
                 receiver.expect(r"on the bus as", timeout=30)
                 if options.pin:
                     pin_pid(receiver.pid)
-                args = ["send", folder, str(count), str(per_round(options))]
+                args = ["send", folder, str(count), str(per_round(options)), str(RATE)]
                 with start(args, options, env) as sender:
                     daemon = private.process.pid
                     rounds = {
@@ -236,16 +241,15 @@ def chart(results: Results, env: dict[str, object], out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = ["delivered", "wakeups", "wakeups_per_s", "cpu", "daemon_cpu"]
+    panels = ["delivered", "wakeups_per_s", "cpu", "daemon_cpu"]  # a round lasts about 1 s
     titles = {
         "delivered": "Message signals delivered\nto the client, per round",
-        "wakeups": "client wakeups per round\n(voluntary context switches)",
-        "wakeups_per_s": "client wakeups per second\nof the flood",
+        "wakeups_per_s": "client wakeups per second\n(voluntary context switches)",
         "cpu": "client CPU time, ms per round",
         "daemon_cpu": "dbus-daemon CPU time,\nms per round",
     }
     counts = [n for n in SOURCES if results.get(SECTION, f"N={n}/all/delivered")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(14, 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(12.8, 4.4), squeeze=False)
     width = 0.38
     colours = {"all": "#c44e52", "arg0": "#4c72b0"}
     labels = {"all": "all Messages, filters itself", "arg0": "arg0='src0' match"}
@@ -266,9 +270,10 @@ def chart(results: Results, env: dict[str, object], out: Path) -> list[Path]:
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[m]) for m in MODES]
     fig.legend(handles, [labels[m] for m in MODES], loc="lower center", ncol=2)
     fig.suptitle(
-        f"N sources flooding the step 06 server: one client subscribed to all, or with arg0\n"
+        f"N sources feed the step 06 server: one client subscribed to all, or with arg0\n"
         f"({env['pinning']}, medians of {env['repeats']} rounds of"
-        f" {per_round(Options(quick=bool(env['quick'])))} per source; bars: min-max; x: arg0 / all)"
+        f" {per_round(Options(quick=bool(env['quick'])))} per source at {RATE}/s;"
+        " bars: min-max; x: arg0 / all)"
     )
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     path = out / f"{SECTION}.png"
@@ -336,9 +341,9 @@ def client(wanted: str, count: int, mode: str) -> None:
     asyncio.run(main())
 
 
-def send(folder: str, count: int, each: int) -> None:
+def send(folder: str, count: int, each: int, rate: float) -> None:
     """Per command {"op": "go", "round": R}: each datagrams to every source, round-robin,
-    then "end R" to each."""
+    every source at rate per second, then "end R" to each."""
     from tools.bench.report_ready import ready
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -346,10 +351,13 @@ def send(folder: str, count: int, each: int) -> None:
     ready()
     for line in sys.stdin:
         rnd = int(json.loads(line)["round"])
+        start = time.monotonic()
         for seq in range(each):
-            payload = b"%d" % seq
-            for path in paths:
-                sock.sendto(payload, path)
+            for k, path in enumerate(paths):  # staggered: the sources are independent
+                delay = start + (seq + k / count) / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)  # pacing the offered rate, not waiting for an event
+                sock.sendto(b"%d" % seq, path)
         for path in paths:
             sock.sendto(b"end %d" % rnd, path)
         say(sent=each * count, round=rnd)
@@ -360,6 +368,6 @@ if __name__ == "__main__":
     if kind == "client":
         client(rest[0], int(rest[1]), rest[2])
     elif kind == "send":
-        send(rest[0], int(rest[1]), int(rest[2]))
+        send(rest[0], int(rest[1]), int(rest[2]), float(rest[3]))
     else:
         raise SystemExit(__doc__)

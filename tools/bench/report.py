@@ -25,7 +25,7 @@ TITLES = {
     "cost": "The cost of one method call (client -> server, through dbus-daemon)",
     "broker": "dbus-broker against dbus-daemon (sdbus client -> sdbus server)",
     "memfd": "A big payload: ms until the client holds it, as ay or as a sealed memfd (h)",
-    "filtering": "N sources flooding: one client subscribed to all Messages vs with arg0='src0'",
+    "filtering": "N sources at 250/s each: a client subscribed to all Messages vs with arg0='src0'",
 }
 
 
