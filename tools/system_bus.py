@@ -257,13 +257,21 @@ class Sshd:
         """The --host argument: [USER@]HOST[:PORT]."""
         return f"{user}@127.0.0.1:{self.port}"
 
-    def client_env(self, key: str, env: dict[str, str]) -> dict[str, str]:
-        """env with an `ssh` first in PATH that logs in with key and our own config only."""
-        bin_dir = self.folder / f"bin-{key}"
+    def client_env(self, key: str, env: dict[str, str], known: bool = True) -> dict[str, str]:
+        """env with an `ssh` first in PATH that logs in with key and our own config only.
+
+        known=False: an ssh that has never seen this host's key (an empty known_hosts).
+        """
+        name = key if known else f"{key}-stranger-host"
+        bin_dir = self.folder / f"bin-{name}"
         if not bin_dir.exists():
             bin_dir.mkdir()
-            config = self.folder / f"ssh_config-{key}"
-            config.write_text(SSH_CONFIG.format(key=self.folder / key, folder=self.folder))
+            config = self.folder / f"ssh_config-{name}"
+            text = SSH_CONFIG.format(key=self.folder / key, folder=self.folder)
+            if not known:
+                (self.folder / "known_hosts-empty").touch()
+                text = text.replace("known_hosts", "known_hosts-empty")
+            config.write_text(text)
             wrapper = bin_dir / "ssh"
             wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {config} "$@"\n')
             wrapper.chmod(0o755)

@@ -275,6 +275,7 @@ def test_remote_plot_over_ssh_through_a_restart(
         ("nobridge", "", r"no systemd-stdio-bridge there"),
         ("bridge", "nosuchhost.invalid", r"unknown host"),
         ("bridge", "closed", r"no ssh server there"),
+        ("bridge", "new", r"ssh does not know this host's key"),
     ],
 )
 def test_ssh_failures_are_one_line(
@@ -282,9 +283,10 @@ def test_ssh_failures_are_one_line(
 ) -> None:
     if host == "closed":
         host = f"127.0.0.1:{system_bus.free_port()}"
+    env = sshd.client_env(key, system.env, known=host != "new")
     plot = python(
-        step / "client.py", "--host", host or sshd.host(), "--save", "x.png",
-        env=sshd.client_env(key, system.env),
+        step / "client.py", "--host", sshd.host() if host in ("", "new") else host,
+        "--save", "x.png", env=env,
     )  # fmt: skip
     assert plot.wait(timeout=STARTUP) != 0
     assert len(plot.stderr) == 1, plot.stderr
