@@ -43,7 +43,7 @@ def refused(error):
         return (
             "GetIncoming: refused by the bus's policy: system.conf's <deny send_type="
             '"method_call"/>, and no <allow send_member="GetIncoming"/> for it there'
-            " (is org.example.Incoming.conf in /usr/share/dbus-1/system.d/?)"
+            " (is org.example.Incoming.conf in /etc/dbus-1/system.d/ there?)"
         )
     return f"GetIncoming: refused by the server: not flagged unprivileged? ({error})"  # sd-bus
 
