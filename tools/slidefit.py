@@ -418,7 +418,9 @@ def split_diff(
             folder, _, name = path.rpartition("/")
             added.append(f"Only in {folder}: {name}")
             continue
-        old_doc, new_doc = docstring_lines(old_text), docstring_lines(new_text)
+        python = diff.new_path.endswith(".py")
+        old_doc = docstring_lines(old_text) if python else set()
+        new_doc = docstring_lines(new_text) if python else set()
         for hunk in diff.hunks:
             for doc, part in by_kind(hunk, old_doc, new_doc):
                 pieces = [p for p in shorter(part, limit - 3) if changes(p)]
