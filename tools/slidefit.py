@@ -363,6 +363,18 @@ def changes(hunk: Hunk) -> bool:
     return any(line[:1] in "-+" for line in hunk.lines)
 
 
+def snug(hunk: Hunk) -> Hunk:
+    """The hunk without the blank context lines at either end (they show nothing)."""
+    lines = hunk.lines
+    start = 0
+    while start < len(lines) and lines[start] in (" ", ""):
+        start += 1
+    end = len(lines)
+    while end > start and lines[end - 1] in (" ", ""):
+        end -= 1
+    return hunk.cut(start)[1].cut(end - start)[0]
+
+
 def shorter(hunk: Hunk, limit: int) -> list[Hunk]:
     """The hunk in pieces of at most limit lines, cut at a context line where there is one."""
     pieces = []
@@ -423,7 +435,7 @@ def split_diff(
         new_doc = docstring_lines(new_text) if python else set()
         for hunk in diff.hunks:
             for doc, part in by_kind(hunk, old_doc, new_doc):
-                pieces = [p for p in shorter(part, limit - 3) if changes(p)]
+                pieces = [snug(p) for p in shorter(part, limit - 3) if changes(p)]
                 (docs if doc else code).extend(pieces)
     items = [*code, *added, *docs]
     sizes = [DiffPart([item]).size() for item in items]
