@@ -2,7 +2,7 @@
 
     python3 -m tools.slides build [--out DIR] [--source DIR] [--steps DIR]
     python3 -m tools.slides serve [--port N]      (localhost only)
-    python3 -m tools.slides pdf [--out FILE]      (headless Chromium prints the deck)
+    python3 -m tools.slides pdf [--out FILE]      (Debian's chromium, under Playwright, prints it)
 
 The source is Markdown with Jinja placeholders (slides/README.md lists them): the code on a
 slide is read from the step's file when the deck is built, and a "what changed" slide is
