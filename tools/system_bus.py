@@ -242,7 +242,8 @@ class SystemBus:
             log.close()
 
     def stop(self) -> None:
-        for process in self.processes:
+        """The programs first, the bus last (it was started first)."""
+        for process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=10)
