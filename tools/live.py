@@ -38,7 +38,7 @@ from typing import IO
 from tools import bus, grade, ideas, stage, table, workcopy
 from tools.changes import Saves
 
-LIVE = table.ROOT / "live"
+LIVE = Path(os.environ.get("INCOMING_LIVE") or table.ROOT / "live")  # tests use their own
 SWAP_KEY = "S"  # Ctrl-b S
 PASSED_ON = (  # what the panes need from the environment that started make live-N
     "XDG_RUNTIME_DIR",
@@ -49,6 +49,7 @@ PASSED_ON = (  # what the panes need from the environment that started make live
     "POLL",
     "INCOMING_TEST_TIMEOUT",
     "TMPDIR",
+    "INCOMING_LIVE",
 )
 RED, GREEN, YELLOW, DIM, BOLD, OFF = (f"\x1b[{code}m" for code in ("31", "32", "33", "2", "1", "0"))
 WORKS = "\x1b[1;97;42m"  # bold white on green
