@@ -134,7 +134,7 @@ def test_live_solved_inside_tmux_opens_a_window_and_q_closes_it(
     tmux("send-keys", "-t", "presenter", f"cd {table.ROOT}", "Enter")
     typed = f"make --no-print-directory live-{STEP.n} SOLVED=1; echo make-ended-$?"
     tmux("send-keys", "-t", "presenter", typed, "Enter")
-    tmux.wait_for("presenter", "make-ended-0", 60)  # inside tmux: it opens a window and returns
+    tmux.wait_for("presenter:0", "make-ended-0", 60)  # inside tmux: it opens a window and returns
     assert f"live-{STEP.n}" in tmux("list-windows", "-t", "presenter")
     status = tmux.pane(f"step {STEP.n}: status", 30)
     shown = tmux.wait_for(status, f"✔ step {STEP.n} works", GRADED)

@@ -21,6 +21,7 @@ from tools.live import alive
 
 pytestmark = needs_tmux()
 TOTAL = len(table.load())
+ATTENDEE = "=attendee:"  # the attendee's terminal: the session's current pane
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def watch(tmux: Tmux, mine: Path, *make_args: str) -> int:
     tmux("kill-session", "-t", "=attendee")
     tmux("new-session", "-d", "-s", "attendee", "-x", "120", "-y", "45",
          f"cd {table.ROOT} && {command}; echo watch-ended-$?; sleep 300")  # fmt: skip
-    shell = int(tmux("list-panes", "-t", "=attendee", "-F", "#{pane_pid}"))
+    shell = int(tmux("list-panes", "-t", ATTENDEE, "-F", "#{pane_pid}"))
 
     def program() -> int:
         for pid in descendants(shell):
@@ -55,8 +56,8 @@ def watch(tmux: Tmux, mine: Path, *make_args: str) -> int:
 
 def quit_watch(tmux: Tmux, pid: int) -> None:
     everything = {pid} | descendants(pid)
-    tmux("send-keys", "-t", "=attendee", "q")
-    tmux.wait_for("=attendee", "watch-ended-0", 30)
+    tmux("send-keys", "-t", ATTENDEE, "q")
+    tmux.wait_for(ATTENDEE, "watch-ended-0", 30)
     wait_until(lambda: not any(alive(p) for p in everything), "nothing left running", 30)
 
 
@@ -66,49 +67,49 @@ def test_first_run_pass_next_reset_and_restart(terminal: Tmux, tmp_path: Path) -
     pid = watch(tmux, mine)
 
     # first run: step 01 solved, step 02 to do (a copy of step 01), progress 1/N
-    shown = tmux.wait_for("=attendee", f"step 2 of {TOTAL}: {two.title}", 30)
+    shown = tmux.wait_for(ATTENDEE, f"step 2 of {TOTAL}: {two.title}", 30)
     assert f"progress 1/{TOTAL}" in shown
     assert f"edit {mine / two.dir / 'receiver.py'}" in shown
     assert (mine / two.dir / "receiver.py").read_text() == (
         table.get(1).folder() / "receiver.py"
     ).read_text()
-    tmux.wait_for("=attendee", "step 2 does not pass yet", GRADED)
+    tmux.wait_for(ATTENDEE, "step 2 does not pass yet", GRADED)
 
     # n is refused before the step passes
-    tmux("send-keys", "-t", "=attendee", "n")
-    tmux.wait_for("=attendee", "n: step 02 does not pass yet", 10)
+    tmux("send-keys", "-t", ATTENDEE, "n")
+    tmux.wait_for(ATTENDEE, "n: step 02 does not pass yet", 10)
     assert not (mine / three.dir).exists()
 
     # h shows the step's hint
-    tmux("send-keys", "-t", "=attendee", "h")
-    tmux.wait_for("=attendee", "threading.Thread(target=receive", 10)
+    tmux("send-keys", "-t", ATTENDEE, "h")
+    tmux.wait_for(ATTENDEE, "threading.Thread(target=receive", 10)
 
     # saving the finished step (with the attendee's own touch) passes
     own = (two.folder() / "receiver.py").read_text() + "\n# my own comment\n"
     (mine / two.dir / "receiver.py").write_text(own)
-    shown = tmux.wait_for("=attendee", "step 2 passes!", GRADED)
+    shown = tmux.wait_for(ATTENDEE, "step 2 passes!", GRADED)
     assert f"progress 2/{TOTAL}" in shown
 
     # n: step 03 starts as the attendee's own step 02, comment and all
-    tmux("send-keys", "-t", "=attendee", "n")
-    tmux.wait_for("=attendee", f"step 3 of {TOTAL}: {three.title}", 30)
-    tmux.wait_for("=attendee", "step 03 starts as your step 02", 10)
+    tmux("send-keys", "-t", ATTENDEE, "n")
+    tmux.wait_for(ATTENDEE, f"step 3 of {TOTAL}: {three.title}", 30)
+    tmux.wait_for(ATTENDEE, "step 03 starts as your step 02", 10)
     assert (mine / three.dir / "receiver.py").read_text() == own
-    tmux.wait_for("=attendee", "step 3 does not pass yet", GRADED)
+    tmux.wait_for(ATTENDEE, "step 3 does not pass yet", GRADED)
 
     # a syntax error is one line; r puts the step back to its start, keeping the broken one aside
     (mine / three.dir / "receiver.py").write_text(own + "\ndef broken(:\n")
-    tmux.wait_for("=attendee", "SyntaxError", 30)
-    tmux("send-keys", "-t", "=attendee", "r")
-    tmux.wait_for("=attendee", "step 03 is back at its start", 30)
+    tmux.wait_for(ATTENDEE, "SyntaxError", 30)
+    tmux("send-keys", "-t", ATTENDEE, "r")
+    tmux.wait_for(ATTENDEE, "step 03 is back at its start", 30)
     assert (mine / three.dir / "receiver.py").read_text() == own
     backups = list((mine / ".backup").glob(f"{three.dir}-*/receiver.py"))
     assert len(backups) == 1 and "def broken(:" in backups[0].read_text()
-    tmux.wait_for("=attendee", "step 3 does not pass yet", GRADED)
+    tmux.wait_for(ATTENDEE, "step 3 does not pass yet", GRADED)
 
     # l lists the steps with their state
-    tmux("send-keys", "-t", "=attendee", "l")
-    shown = tmux.wait_for("=attendee", "the steps", 10)
+    tmux("send-keys", "-t", ATTENDEE, "l")
+    shown = tmux.wait_for(ATTENDEE, "the steps", 10)
     assert "given" in shown and "done" in shown and "to do" in shown and "not started" in shown
 
     # q: nothing left running; the state survives a restart, with the right progress
@@ -116,13 +117,13 @@ def test_first_run_pass_next_reset_and_restart(terminal: Tmux, tmp_path: Path) -
     state = json.loads((mine / ".watch.json").read_text())
     assert state["current"] == 3 and state["done"] == [1, 2]
     pid = watch(tmux, mine, "POLL=1")
-    shown = tmux.wait_for("=attendee", f"step 3 of {TOTAL}: {three.title}", 30)
+    shown = tmux.wait_for(ATTENDEE, f"step 3 of {TOTAL}: {three.title}", 30)
     assert f"progress 2/{TOTAL}" in shown and "saves: polling (POLL=1)" in shown
-    tmux.wait_for("=attendee", "step 3 does not pass yet", GRADED)
+    tmux.wait_for(ATTENDEE, "step 3 does not pass yet", GRADED)
 
     # polling sees saves too
     (mine / three.dir / "receiver.py").write_text((three.folder() / "receiver.py").read_text())
-    shown = tmux.wait_for("=attendee", "step 3 passes!", GRADED)
+    shown = tmux.wait_for(ATTENDEE, "step 3 passes!", GRADED)
     assert f"progress 3/{TOTAL}" in shown
     quit_watch(tmux, pid)
 
@@ -131,7 +132,7 @@ def test_start_anywhere(terminal: Tmux, tmp_path: Path) -> None:
     tmux, mine = terminal, tmp_path / "my_steps"
     four = table.get(4)
     pid = watch(tmux, mine, "N=4")
-    shown = tmux.wait_for("=attendee", f"step 4 of {TOTAL}: {four.title}", 30)
+    shown = tmux.wait_for(ATTENDEE, f"step 4 of {TOTAL}: {four.title}", 30)
     assert f"made {mine / four.dir}: step 03 solved, step 04 to do" in shown
     assert sorted(path.name for path in mine.iterdir() if not path.name.startswith(".")) == [
         table.get(3).dir,

@@ -45,7 +45,10 @@ class Tmux:
 
     def wait_for(self, target: str, text: str, timeout: float, history: bool = False) -> str:
         """Wait until the pane shows text; return what it shows."""
-        wait_until(lambda: text in self.capture(target, history), f"{text!r} in {target}", timeout)
+        try:
+            wait_until(lambda: text in self.capture(target, history), f"{text!r}", timeout)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; {target} shows:\n{self.capture(target)}") from None
         return self.capture(target, history)
 
     def panes(self) -> dict[str, str]:
