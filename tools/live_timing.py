@@ -6,7 +6,8 @@ For each step (default 1 to 6): make live-N in a tmux server of its own, the
 finished step's files saved into live/ again and again (each save a little
 different), and the time from each write until the status line says
 "step N works" for that save. Prints the median, min and max per step, with the
-load average, and writes build/live-timing.json.
+load average and, as the baseline measured in the same run, one plain `make check-N`
+grader run; writes build/live-timing.json.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools import table, workcopy
+from tools import grade, table, workcopy
 
 OUT = table.ROOT / "build" / "live-timing.json"
 
 
-def measure(step: table.Step, saves: int, workers: int | None) -> list[float]:
+def measure(step: table.Step, saves: int, workers: int | None) -> tuple[list[float], list[float]]:
+    """Seconds from each save to "step N works", and to every idea ticked off."""
     with tempfile.TemporaryDirectory(prefix="live-timing-") as scratch:
         root = Path(scratch)
         (root / "runtime").mkdir(mode=0o700)
@@ -63,19 +65,35 @@ def measure(step: table.Step, saves: int, workers: int | None) -> list[float]:
                 shutil.copy(path, mine / path.name)
             main = workcopy.main_file(step)
             text = (finished / main).read_text()
-            times = []
+            times: list[float] = []
+            first: list[float] = []
             run = 0
             for save in range(saves + 1):
                 started = time.monotonic()
                 (mine / main).write_text(f"{text}\n# save {save}\n")
-                after = run
-                shown = wait(lambda after=after: works(screen(), step, after), 300)  # type: ignore[misc]
+                ideas_at = 0.0
+                while not (shown := works(current := screen(), step, run)):
+                    if not ideas_at and ideas_work(current, run):
+                        ideas_at = time.monotonic()
+                    if time.monotonic() - started > 300:
+                        raise SystemExit("live-timing: no verdict in time (is the step broken?)")
+                    time.sleep(0.02)
                 if save:  # the first one also starts the other files' programs: not counted
                     times.append(time.monotonic() - started)
+                    first.append((ideas_at or time.monotonic()) - started)
                 run = int(shown)
-            return times
+            return times, first
         finally:
             tmux("kill-server")
+
+
+def check_seconds(step: table.Step) -> float:
+    """The baseline, measured in the same run: one `make check-N` grader run on steps/."""
+    started = time.monotonic()
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    command += [str(grade.grader_for(step.n)), f"--steps={table.ROOT / 'steps'}"]
+    subprocess.run(command, cwd=table.ROOT, capture_output=True)
+    return time.monotonic() - started
 
 
 def status_pane(listing: str, step: table.Step) -> str:
@@ -90,6 +108,15 @@ def works(screen: str, step: table.Step, after: int) -> str:
     """The run number of a "step N works" newer than run `after`, else ""."""
     found = re.search(rf"✔ step {step.n} works .*?\(#(\d+),", screen)
     return found.group(1) if found and int(found.group(1)) > after else ""
+
+
+def ideas_work(screen: str, after: int) -> bool:
+    """A newer run's status line with every idea ticked off (the basics may still run)."""
+    lines = screen.splitlines()
+    run = re.search(r"\(#(\d+)", lines[0] if lines else "")
+    ideas = [line for line in lines[1:] if line.strip() and "the basics" not in line]
+    fresh = bool(run) and int(run.group(1)) > after if run else False
+    return fresh and bool(ideas) and all(line.lstrip().startswith("✓") for line in ideas)
 
 
 def wait(condition, seconds: float):  # type: ignore[no-untyped-def]
@@ -110,15 +137,20 @@ def main(argv: list[str]) -> int:
     if not shutil.which("tmux"):
         print("live-timing: needs tmux", file=sys.stderr)
         return 1
-    results = {}
+    results: dict[int, dict[str, list[float]]] = {}
     print(f"save-to-verdict, {args.saves} saves per step, load {os.getloadavg()[0]:.1f}")
     for n in args.steps:
         step = table.get(n)
-        times = measure(step, args.saves, args.workers)
-        results[n] = times
+        times, first = measure(step, args.saves, args.workers)
+        check = check_seconds(step)
+        results[n] = {"works": times, "ideas": first, "make check": [check]}
+        median = statistics.median(times)
+        ideas = f", every idea ticked {statistics.median(first):5.2f} s" if n > 1 else ""
         print(
-            f"step {n:02d}: median {statistics.median(times):5.2f} s"
-            f"   min {min(times):5.2f}   max {max(times):5.2f}   (load {os.getloadavg()[0]:.1f})",
+            f"step {n:02d}: works after {median:5.2f} s"
+            f" (min {min(times):5.2f}, max {max(times):5.2f})"
+            f"{ideas}; make check-{n} alone {check:5.2f} s (x{median / check:.2f})"
+            f"; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     OUT.parent.mkdir(parents=True, exist_ok=True)
