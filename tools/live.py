@@ -305,7 +305,8 @@ def supervise(name: str, active: Path, argv: list[str], interactive: bool) -> in
                         selector.unregister(sys.stdin)
                     if request != signal.SIGUSR1:
                         return 0
-                    print(f"{DIM}--- {name}: restarted ---{OFF}", flush=True)
+                    fresh = "\n" if interactive else ""  # after a prompt with no newline
+                    print(f"{fresh}{DIM}--- {name}: restarted ---{OFF}", flush=True)
                     break
 
 

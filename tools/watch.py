@@ -326,7 +326,7 @@ def main(argv: list[str]) -> int:
         if old is not None:
             termios.tcsetattr(sys.stdin, termios.TCSADRAIN, old)
         sys.stdout.write("\x1b[?25h\n")
-        print(f"watch: progress {len(practice.done)}/{len(practice.steps)}; make watch goes on")
+        print(f"watch: progress {len(practice.done)}/{len(practice.steps)} (make watch to go on)")
 
 
 if __name__ == "__main__":
