@@ -16,7 +16,7 @@ import pytest
 from tests.helpers import wait_until
 from tests.test_live import GRADED, descendants
 from tests.tmux_server import Tmux, needs_tmux
-from tools import table
+from tools import changes, table
 from tools.live import alive
 
 pytestmark = needs_tmux()
@@ -45,7 +45,10 @@ def watch(tmux: Tmux, mine: Path, *make_args: str) -> int:
 
     def program() -> int:
         for pid in descendants(shell):
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:  # ended meanwhile (make's own helpers)
+                continue
             if b"tools.watch" in cmdline:
                 return pid
         return 0
@@ -139,3 +142,19 @@ def test_start_anywhere(terminal: Tmux, tmp_path: Path) -> None:
         four.dir,
     ]
     quit_watch(tmux, pid)
+
+
+def test_polling_where_inotify_would_see_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLL", "0")
+    assert changes.file_system(Path("/proc/self")) == "proc"  # read from the real mount table
+    kind = changes.file_system(tmp_path)
+    assert kind, "no file system found for the test's folder"
+    shared = kind in changes.SHARED
+    assert changes.choose(tmp_path) == (
+        shared,
+        f"polling ({changes.SHARED[kind]})" if shared else "inotify",
+    )
+    monkeypatch.setenv("POLL", "1")
+    assert changes.choose(tmp_path) == (True, "polling (POLL=1)")
