@@ -104,10 +104,11 @@ def open_system_bus():
     return bus
 
 
-def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0)):
+def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0), flush=True):
     """Emit Message and MessageFrom, and see that they leave even when the bus socket is full.
 
     sender is (pid, uid, gid), from the kernel; (0, 0, 0) when no process sent it.
+    flush=False leaves the flush to the caller: one flush_bus() after a batch of them.
 
     sd-bus queues what the socket cannot take at once. python-sdbus 0.14 asks the
     loop to wait for "writable" only inside bus.process(), which runs when
@@ -118,4 +119,10 @@ def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0)):
     incoming.message.emit((source, timestamp_ns, text))
     incoming.message_from.emit((source, timestamp_ns, *sender, text))
     incoming.history.append(json.dumps([source, timestamp_ns, *sender, text]).encode() + b"\n")
+    if flush:
+        flush_bus()
+
+
+def flush_bus():
+    """Write what sd-bus queued; what the socket cannot take yet leaves once it is writable."""
     sdbus.get_default_bus().process()

@@ -16,6 +16,7 @@ Run:    make bus  (and paste its export line), then
         python3 client.py                  (who sent what, and how long ago)
         python3 snapshot.py                (the recent messages through a memfd)
 Watch:  busctl --user monitor org.example.Incoming
+        make strace-10  (several recvmsg per epoll_wait), make bench  (step 06 against 10)
 Serve:  sudo make install-service && sudo systemctl start incoming
         python3 client.py --host pi@board     (the system bus of board, over ssh)
 """
@@ -33,13 +34,14 @@ import dgram
 import gpiod
 import simulated_gpio
 from gpiod.line import Clock, Edge
-from interface import NAME, PATH, Incoming, open_session_bus, open_system_bus, publish
+from interface import NAME, PATH, Incoming, flush_bus, open_session_bus, open_system_bus, publish
 from sdbus.exceptions import DbusAccessDeniedError, SdBusRequestNameError
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's number: Python has no name
 TIMESPEC = struct.Struct("@ll")  # struct timespec: seconds, nanoseconds
 UCRED = struct.Struct("@iII")  # struct ucred: pid, uid, gid
 ANCILLARY = socket.CMSG_SPACE(TIMESPEC.size) + socket.CMSG_SPACE(UCRED.size)
+BATCH = 64  # datagrams per wakeup at most: then the other sockets get their turn
 
 
 async def wait_readable(fd):
@@ -74,13 +76,23 @@ def kernel_facts(ancillary):
 async def receive(name, sock, incoming):
     while True:
         await wait_readable(sock.fileno())
-        data, ancillary, flags, _ = sock.recvmsg(dgram.MAX_SIZE, ANCILLARY)  # ready: at once
-        timestamp_ns, sender = kernel_facts(ancillary)
-        text = dgram.describe(data, flags)
-        if flags & socket.MSG_CTRUNC:  # it came with more, e.g. file descriptors (SCM_RIGHTS):
-            text = f"(extra ancillary data refused) {text}"  # no room, so the kernel closed them
-        print(f"{name}: {text}", flush=True)
-        publish(incoming, name, timestamp_ns, text, sender)
+        lines = []
+        for _ in range(BATCH):  # drain the socket, but leave the others their turn
+            try:
+                data, ancillary, flags, _ = sock.recvmsg(
+                    dgram.MAX_SIZE, ANCILLARY, socket.MSG_DONTWAIT
+                )
+            except BlockingIOError:  # EAGAIN: nothing left, wait for the next wakeup
+                break
+            timestamp_ns, sender = kernel_facts(ancillary)
+            text = dgram.describe(data, flags)
+            if flags & socket.MSG_CTRUNC:  # it came with more, e.g. file descriptors (SCM_RIGHTS):
+                text = f"(extra ancillary data refused) {text}"  # no room: the kernel closed them
+            lines.append(f"{name}: {text}\n")
+            publish(incoming, name, timestamp_ns, text, sender, flush=False)
+        sys.stdout.write("".join(lines))  # the whole batch in one write
+        sys.stdout.flush()
+        flush_bus()  # and its signals: one bus.process() per batch, not per datagram
 
 
 def open_gpio(spec):
