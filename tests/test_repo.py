@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -65,13 +67,20 @@ def test_step_file_opens_with_a_docstring(path: Path) -> None:
         assert "Run:" in docstring, f"{path}: docstring should say how to run it"
 
 
-@pytest.mark.parametrize("runtime", ["set", "unset"])
+@pytest.mark.parametrize("runtime", ["set", "unset", "missing"])
 def test_socket_path_rule_is_the_same_in_tools_and_steps(
     runtime: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """tools.table.socket_path() and every step's dgram.path_for() agree."""
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path) if runtime == "set" else "")
+    """tools.table.socket_path() and every step's dgram.path_for() agree.
+
+    "missing": $XDG_RUNTIME_DIR names a folder that does not exist (no logind session),
+    and both fall back to the per-user folder in the temporary directory.
+    """
+    chosen = {"set": str(tmp_path), "unset": "", "missing": str(tmp_path / "run" / "user" / "1")}
+    monkeypatch.setenv("XDG_RUNTIME_DIR", chosen[runtime])
     expected = table.socket_path("load")
+    if runtime == "missing":
+        assert expected == os.path.join(tempfile.gettempdir(), f"incoming-{os.getuid()}", "load")
     for step in STEPS:
         result = subprocess.run(
             [sys.executable, "-c", "import dgram; print(dgram.path_for('load'))"],
