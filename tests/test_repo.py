@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
 import os
 import re
 import subprocess
@@ -89,3 +90,24 @@ def test_socket_path_rule_is_the_same_in_tools_and_steps(
             text=True,
         )
         assert result.stdout.strip() == expected, f"{step.dir}: {result.stderr}"
+
+
+def test_dockerfile_keeps_binders_rules() -> None:
+    """repo2docker's rules for a plain Dockerfile (mybinder.org user guide, "Preparing your
+    Dockerfile"), and the dev container pointing at the same file."""
+    text = (table.ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM\s+(\S+)", text, re.M)
+    assert base and re.search(r":[\w.-]+$", base.group(1)), "FROM needs a pinned tag"
+    assert not base.group(1).endswith(":latest")
+    assert re.search(r"^ARG NB_UID=1000$", text, re.M) and re.search(r"^ARG NB_USER=", text, re.M)
+    assert re.search(r"^COPY --chown=\$\{NB_UID\}\S* \. \$\{HOME\}$", text, re.M)
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users and users[-1] == "${NB_USER}", "the image must end as the non-root user"
+    assert re.search(r'^ENTRYPOINT \["/usr/bin/tini", "-g", "--"\]$', text, re.M)
+    assert re.search(r'^CMD \["jupyter", "lab", "--ip=0.0.0.0", "--port=8888"', text, re.M)
+    assert {"jupyterlab", "notebook"} <= REQUIREMENTS, "Binder starts `jupyter notebook`"
+    config = (table.ROOT / ".devcontainer" / "devcontainer.json").read_text()
+    settings = json.loads(re.sub(r"^[ \t]*//.*$|[ \t]//[^\"]*$", "", config, flags=re.M))
+    dockerfile = table.ROOT / ".devcontainer" / settings["build"]["dockerfile"]
+    assert dockerfile.resolve() == table.ROOT / "Dockerfile"
+    assert (table.ROOT / ".devcontainer" / settings["build"]["context"]).resolve() == table.ROOT
