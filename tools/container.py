@@ -186,7 +186,8 @@ def cmd_run() -> int:
     port = os.environ.get("NB_PORT") or "8888"
     token = secrets.token_hex(16)
     print(f"JupyterLab in the container: http://127.0.0.1:{port}/lab?token={token}", flush=True)
-    argv = [tool, "run", "--rm", "-it", "-p", f"127.0.0.1:{port}:8888"]
+    terminal = ["-it"] if sys.stdin.isatty() else []  # Ctrl-C reaches JupyterLab
+    argv = [tool, "run", "--rm", *terminal, "-p", f"127.0.0.1:{port}:8888"]
     argv += ["-e", f"JUPYTER_TOKEN={token}", IMAGE]
     os.execvp(tool, argv)
     return 1  # not reached
