@@ -34,7 +34,9 @@ IMAGE = "localhost/incoming"
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # podman on this kind of host: crun fails on hybrid cgroups and on setrlimit, runc works.
-PODMAN_RUN = ["--runtime", "runc", "--ulimit", "nofile=1024:4096", "--ulimit", "nproc=4096:4096"]
+# Explicit limits: podman's default nofile (1048576) is refused by some hosts' runc.
+LIMITS = ["--ulimit", "nofile=1024:4096", "--ulimit", "nproc=4096:4096"]
+PODMAN_RUN = ["--runtime", "runc", *LIMITS]
 # The host's CA bundle, for pip inside: where a TLS-inspecting proxy stands between this
 # machine and PyPI, its CA is only there.
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -143,6 +145,8 @@ def build(podman_here: bool, echo: bool = True) -> float:
     argv = [tool, "build", "-t", IMAGE, "-f", str(DOCKERFILE)]
     if podman_here:
         argv += ["--pull=never", *PODMAN_RUN, *host_trust(build=True)]
+    elif is_podman(tool):
+        argv += LIMITS
     started = time.monotonic()
     if echo:
         print("container:", shlex.join([*argv, str(ROOT)]), flush=True)
@@ -187,7 +191,8 @@ def cmd_run() -> int:
     token = secrets.token_hex(16)
     print(f"JupyterLab in the container: http://127.0.0.1:{port}/lab?token={token}", flush=True)
     terminal = ["-it"] if sys.stdin.isatty() else []  # Ctrl-C reaches JupyterLab
-    argv = [tool, "run", "--rm", *terminal, "-p", f"127.0.0.1:{port}:8888"]
+    argv = [tool, "run", "--rm", *terminal, *(LIMITS if is_podman(tool) else [])]
+    argv += ["-p", f"127.0.0.1:{port}:8888"]
     argv += ["-e", f"JUPYTER_TOKEN={token}", IMAGE]
     os.execvp(tool, argv)
     return 1  # not reached
