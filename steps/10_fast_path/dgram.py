@@ -18,9 +18,9 @@ def path_for(name):
     """Put a bare name in a per-user folder; leave a path (with a "/") alone."""
     if "/" in name:
         return name
-    folder = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(
-        tempfile.gettempdir(), f"incoming-{os.getuid()}"
-    )
+    folder = os.environ.get("XDG_RUNTIME_DIR", "")
+    if not os.path.isdir(folder):  # unset, or gone (no login session): a folder of our own
+        folder = os.path.join(tempfile.gettempdir(), f"incoming-{os.getuid()}")
     os.makedirs(folder, mode=0o700, exist_ok=True)
     if os.stat(folder).st_uid != os.getuid():
         sys.exit(f"{folder}: not ours, refusing to use it")
