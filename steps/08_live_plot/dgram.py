@@ -64,12 +64,13 @@ def describe(data, flags):
 
 
 def stop_on_signals():
-    """SIGTERM ends the program the way Ctrl-C does, KeyboardInterrupt or not.
+    """SIGTERM and SIGHUP (a closed terminal or tmux window) end the program the way Ctrl-C does.
 
-    SIGTERM is turned into a SIGINT, so asyncio.run(), which catches Ctrl-C itself,
+    Both are turned into a SIGINT, so asyncio.run(), which catches Ctrl-C itself,
     cancels its tasks cleanly instead of being interrupted wherever it stands.
     """
     signal.signal(
         signal.SIGINT, signal.default_int_handler
     )  # even if we were started with it ignored
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    for signum in signal.SIGTERM, signal.SIGHUP:
+        signal.signal(signum, lambda signum, frame: signal.raise_signal(signal.SIGINT))
