@@ -26,7 +26,12 @@ help: ## list the targets, one line each
 
 setup: $(STAMP) system ## create .venv with the pinned requirements; check the system tools
 
+# A shared read-only checkout: one line saying what to do instead of pip's "Permission denied".
+venv_writable = $(shell mkdir -p "$(dir $(abspath $(VENV)))" 2>/dev/null; \
+  if [ -e "$(VENV)" ]; then test -w "$(VENV)"; else test -w "$(dir $(abspath $(VENV)))"; fi && echo yes)
+
 $(STAMP): requirements.txt
+	$(if $(venv_writable),,$(error $(abspath $(VENV)) cannot be created or updated here (a read-only checkout?): use a clone of your own, or export VENV=$(HOME)/.venvs/incoming))
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $@
@@ -63,7 +68,7 @@ format: setup ## reformat the code with ruff
 demo: setup ## the whole talk's pipeline, newest step
 	@$(PY) -m tools.demo
 
-bus: ## start a private dbus-daemon in run/bus/ and print its export line
+bus: ## start a private dbus-daemon (in your runtime folder) and print its export line
 	@$(PYTHON) -m tools.bus start
 
 bus-stop: ## stop the private dbus-daemon of `make bus`

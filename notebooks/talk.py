@@ -52,6 +52,8 @@ from tools import table  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 MY_STEPS = Path(os.environ.get("INCOMING_MY_STEPS") or NOTEBOOKS / "my_steps")
+if not table.writable(MY_STEPS):  # a shared read-only checkout: the copies go to your home
+    MY_STEPS = Path.home() / "incoming-my_steps"
 
 # This kernel's sockets: a folder of its own, removed when the kernel ends.
 RUNTIME = Path(tempfile.mkdtemp(prefix="incoming-nb-"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.bench import breakdown, memfd, peers, pipeline
+from tools.bench import breakdown, cost, memfd, peers, pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 240  # seconds: --quick takes well under 30 s; this is only for a hang
@@ -151,3 +151,21 @@ def test_bad_input_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "no part nonsense" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("scope", "euid", "refused"),
+    [(None, 1000, False), ("0", 1000, False), ("1", 1000, True), ("1", 0, False), ("3", 0, True)],
+)
+def test_strace_p_is_skipped_where_yama_refuses_it(
+    tmp_path: Path, scope: str | None, euid: int, refused: bool
+) -> None:
+    """Ubuntu's ptrace_scope=1 refuses `strace -p` of a process strace did not start to a
+    non-root user: the syscall figures are then skipped with that reason, not timed out."""
+    scope_file = tmp_path / "ptrace_scope"
+    if scope is not None:
+        scope_file.write_text(f"{scope}\n")
+    reason = cost.ptrace_refused(scope_file, euid)
+    assert (reason is not None) == refused, reason
+    if reason:
+        assert f"ptrace_scope={scope}" in reason and "\n" not in reason

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -65,13 +68,20 @@ def test_step_file_opens_with_a_docstring(path: Path) -> None:
         assert "Run:" in docstring, f"{path}: docstring should say how to run it"
 
 
-@pytest.mark.parametrize("runtime", ["set", "unset"])
+@pytest.mark.parametrize("runtime", ["set", "unset", "missing"])
 def test_socket_path_rule_is_the_same_in_tools_and_steps(
     runtime: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """tools.table.socket_path() and every step's dgram.path_for() agree."""
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path) if runtime == "set" else "")
+    """tools.table.socket_path() and every step's dgram.path_for() agree.
+
+    "missing": $XDG_RUNTIME_DIR names a folder that does not exist (no logind session),
+    and both fall back to the per-user folder in the temporary directory.
+    """
+    chosen = {"set": str(tmp_path), "unset": "", "missing": str(tmp_path / "run" / "user" / "1")}
+    monkeypatch.setenv("XDG_RUNTIME_DIR", chosen[runtime])
     expected = table.socket_path("load")
+    if runtime == "missing":
+        assert expected == os.path.join(tempfile.gettempdir(), f"incoming-{os.getuid()}", "load")
     for step in STEPS:
         result = subprocess.run(
             [sys.executable, "-c", "import dgram; print(dgram.path_for('load'))"],
@@ -80,3 +90,24 @@ def test_socket_path_rule_is_the_same_in_tools_and_steps(
             text=True,
         )
         assert result.stdout.strip() == expected, f"{step.dir}: {result.stderr}"
+
+
+def test_dockerfile_keeps_binders_rules() -> None:
+    """repo2docker's rules for a plain Dockerfile (mybinder.org user guide, "Preparing your
+    Dockerfile"), and the dev container pointing at the same file."""
+    text = (table.ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM\s+(\S+)", text, re.M)
+    assert base and re.search(r":[\w.-]+$", base.group(1)), "FROM needs a pinned tag"
+    assert not base.group(1).endswith(":latest")
+    assert re.search(r"^ARG NB_UID=1000$", text, re.M) and re.search(r"^ARG NB_USER=", text, re.M)
+    assert re.search(r"^COPY --chown=\$\{NB_UID\}\S* \. \$\{HOME\}$", text, re.M)
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users and users[-1] == "${NB_USER}", "the image must end as the non-root user"
+    assert re.search(r'^ENTRYPOINT \["/usr/bin/tini", "-g", "--"\]$', text, re.M)
+    assert re.search(r'^CMD \["jupyter", "lab", "--ip=0.0.0.0", "--port=8888"', text, re.M)
+    assert {"jupyterlab", "notebook"} <= REQUIREMENTS, "Binder starts `jupyter notebook`"
+    config = (table.ROOT / ".devcontainer" / "devcontainer.json").read_text()
+    settings = json.loads(re.sub(r"^[ \t]*//.*$|[ \t]//[^\"]*$", "", config, flags=re.M))
+    dockerfile = table.ROOT / ".devcontainer" / settings["build"]["dockerfile"]
+    assert dockerfile.resolve() == table.ROOT / "Dockerfile"
+    assert (table.ROOT / ".devcontainer" / settings["build"]["context"]).resolve() == table.ROOT

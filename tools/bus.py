@@ -4,10 +4,14 @@
 Used by `make bus` / `make bus-stop`, by `make step-N` for the D-Bus steps, by the
 tests, the notebooks and the benchmark.
 
-    python3 tools/bus.py start      # starts one in run/bus/, prints the export line
-    python3 tools/bus.py stop
-    python3 tools/bus.py address    # the running one's address, or exit 1
-    python3 tools/bus.py run -- CMD ARGS...   # CMD on a bus of its own, stopped afterwards
+    python3 -m tools.bus start      # starts one in RUN_DIR, prints the export line
+    python3 -m tools.bus stop
+    python3 -m tools.bus address    # the running one's address, or exit 1
+    python3 -m tools.bus run -- CMD ARGS...   # CMD on a bus of its own, stopped afterwards
+
+`make bus`'s daemon lives where the steps put their sockets ($XDG_RUNTIME_DIR, else
+/tmp/incoming-UID): a folder of the user's own, never the checkout, which may be read-only
+or shared from a Windows or macOS host (where binding an AF_UNIX socket fails).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RUN_DIR = ROOT / "run" / "bus"
+from tools import table
+
+RUN_DIR = Path(table.socket_path("incoming-bus"))  # not "bus": that is the real user bus
 ENV_VAR = "DBUS_SESSION_BUS_ADDRESS"
 NO_DAEMON = (
     "dbus-daemon not found: install it"
@@ -121,6 +126,9 @@ def running() -> Bus | None:
 def cmd_start() -> int:
     bus = running()
     if bus is None:
+        RUN_DIR.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as the steps' dgram.py
+        if RUN_DIR.parent.stat().st_uid != os.getuid():
+            raise BusError(f"{RUN_DIR.parent}: not ours, refusing to use it")
         bus = start(RUN_DIR, detach=True)
         assert bus.process is not None
         (RUN_DIR / "pid").write_text(f"{bus.process.pid}\n")

@@ -113,7 +113,7 @@ def picture_args(step: table.Step, seconds: float | None) -> list[str]:
     """For a plotting client with no screen to draw on: collect, then write a picture."""
     if "display" not in step.needs or has_display():
         return []
-    picture = table.ROOT / "run" / f"plot-step-{step.n}.png"
+    picture = table.run_dir() / f"plot-step-{step.n}.png"
     picture.parent.mkdir(parents=True, exist_ok=True)
     return ["--save", str(picture), "--seconds", str(seconds or 10)]
 

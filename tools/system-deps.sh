@@ -9,6 +9,7 @@ core dbus-daemon dbus-daemon dbus-daemon
 core busctl systemd systemd
 core strace strace strace
 core tmux tmux tmux
+core gdbus libglib2.0-bin glib2
 '
 missing_deb= ; missing_rpm=
 for group in "$@"; do

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "steps" / "steps.toml"
+RUN = ROOT / "run"  # what a run writes: pictures, captures
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,27 @@ def socket_path(name: str) -> str:
     """
     if "/" in name:
         return name
-    folder = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(
-        tempfile.gettempdir(), f"incoming-{os.getuid()}"
-    )
+    folder = os.environ.get("XDG_RUNTIME_DIR", "")
+    if not os.path.isdir(folder):  # unset, or gone (no login session)
+        folder = os.path.join(tempfile.gettempdir(), f"incoming-{os.getuid()}")
     return os.path.join(folder, name)
+
+
+def writable(path: Path) -> bool:
+    """Can this user write path, or create it in its nearest existing parent?"""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return os.access(path, os.W_OK)
+
+
+def run_dir() -> Path:
+    """Where a run's outputs go: run/ in the checkout, or, in a checkout this user cannot
+    write (a shared read-only one), a folder of their own, said in one line on stderr."""
+    if writable(RUN):
+        return RUN
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    mine = cache / "incoming" / "run"
+    if not writable(mine):
+        mine = Path(tempfile.gettempdir()) / f"incoming-{os.getuid()}" / "run"
+    print(f"{RUN} is read-only for you: writing to {mine} instead", file=sys.stderr)
+    return mine

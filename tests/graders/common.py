@@ -125,7 +125,9 @@ def test_live_receiver_is_not_robbed_of_its_path(
     first.expect(rf"^{path}: still mine$")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"]
+)
 def test_clean_exit_on_signal(receiver: Start, tmp_path: Path, signum: int) -> None:
     path = tmp_path / "incoming"
     program = receiver(path)

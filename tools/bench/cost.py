@@ -35,6 +35,28 @@ PAIRS = [("sdbus", "sdbus"), ("sdbus", "dbus-fast"), ("sdbus", "dbus-python")]  
 ROLES = ("client", "server", "daemon")
 
 
+YAMA = Path("/proc/sys/kernel/yama/ptrace_scope")
+
+
+def ptrace_refused(scope_file: Path = YAMA, euid: int | None = None) -> str | None:
+    """Why `strace -p` may not attach to processes it did not start here, or None.
+
+    Yama's ptrace_scope (Ubuntu's default is 1): 1 and 2 allow only a process's own
+    children, unless the tracer has CAP_SYS_PTRACE (root); 3 allows no attaching at all.
+    """
+    try:
+        scope = int(scope_file.read_text())
+    except (OSError, ValueError):
+        return None  # no Yama: the classic rule (same user, or root) applies
+    root = (os.geteuid() if euid is None else euid) == 0
+    if scope == 0 or (scope in (1, 2) and root):
+        return None
+    return (
+        f"kernel.yama.ptrace_scope={scope}: strace -p may not attach to processes it did not"
+        " start (run as root, or: sudo sysctl kernel.yama.ptrace_scope=0)"
+    )
+
+
 def traced(pid: int) -> bool:
     """Is every thread of pid attached by a tracer?"""
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -124,6 +146,9 @@ def measure_pair(
     )
     if shutil.which("strace") is None:
         results.skip(section, f"{label}/syscalls", "strace is not installed")
+        return
+    if reason := ptrace_refused():
+        results.skip(section, f"{label}/syscalls", reason)
         return
     try:
         syscalls = strace_per_call(client, pids, n)
