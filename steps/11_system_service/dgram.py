@@ -18,9 +18,9 @@ def path_for(name):
     """Put a bare name in a per-user folder; leave a path (with a "/") alone."""
     if "/" in name:
         return name
-    folder = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(
-        tempfile.gettempdir(), f"incoming-{os.getuid()}"
-    )
+    folder = os.environ.get("XDG_RUNTIME_DIR", "")
+    if not os.path.isdir(folder):  # unset, or gone (no login session): a folder of our own
+        folder = os.path.join(tempfile.gettempdir(), f"incoming-{os.getuid()}")
     os.makedirs(folder, mode=0o700, exist_ok=True)
     if os.stat(folder).st_uid != os.getuid():
         sys.exit(f"{folder}: not ours, refusing to use it")
@@ -64,12 +64,13 @@ def describe(data, flags):
 
 
 def stop_on_signals():
-    """SIGTERM ends the program the way Ctrl-C does, KeyboardInterrupt or not.
+    """SIGTERM and SIGHUP (a closed terminal or tmux window) end the program the way Ctrl-C does.
 
-    SIGTERM is turned into a SIGINT, so asyncio.run(), which catches Ctrl-C itself,
+    Both are turned into a SIGINT, so asyncio.run(), which catches Ctrl-C itself,
     cancels its tasks cleanly instead of being interrupted wherever it stands.
     """
     signal.signal(
         signal.SIGINT, signal.default_int_handler
     )  # even if we were started with it ignored
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    for signum in signal.SIGTERM, signal.SIGHUP:
+        signal.signal(signum, lambda signum, frame: signal.raise_signal(signal.SIGINT))
