@@ -18,7 +18,7 @@ FD_FRAME_SIZE = 72  # struct canfd_frame: a CAN FD frame, with up to 64 bytes of
 EFF, RTR, ERR = 0x80000000, 0x40000000, 0x20000000  # can_id's flags: extended, remote, error
 SOL_CAN_RAW = 101  # <linux/can.h>, <linux/can/raw.h>: Python names neither option
 CAN_RAW_ERR_FILTER, CAN_RAW_FD_FRAMES = 2, 5
-SO_RXQ_OVFL = 40  # <asm/socket.h>: how many frames the kernel dropped for want of room
+SO_RCVBUFFORCE, SO_RXQ_OVFL = 33, 40  # <asm/socket.h>: Python names neither
 
 
 class CanSocket:
@@ -29,14 +29,21 @@ class CanSocket:
         try:
             self.sock.setsockopt(SOL_CAN_RAW, CAN_RAW_ERR_FILTER, 0x1FFFFFFF)  # error frames too
             self.sock.setsockopt(SOL_CAN_RAW, CAN_RAW_FD_FRAMES, 1)  # CAN FD frames too, to say so
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # room for bursts
-            self.sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)  # count what did not fit
+            self.make_room(1 << 20)  # CAN has no flow control: a full buffer drops frames
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)  # so count what did not fit
             self.sock.bind((iface,))
         except OSError:
             self.sock.close()
             raise
         self.fd = self.sock.fileno()
         self.dropped = 0
+
+    def make_room(self, size):
+        """A receive buffer for a burst: root may pass net.core.rmem_max, as candump -r does."""
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+        except PermissionError:  # not root: the kernel caps this at net.core.rmem_max
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
     def read(self):
         """The next frame in candump notation, e.g. 123#DEADBEEF, or what went wrong."""

@@ -6,6 +6,7 @@ against a real kernel GPIO chip (gpio-sim, in a VM) is tests/gpio_vm/. The CAN b
 (tests/test_gpio_vm.py runs these tests there); elsewhere they skip and say why.
 """
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -83,6 +84,40 @@ def test_can_frames_arrive_as_lines_in_order_none_lost(
     assert got == want, f"{len(lost)} of {BURST} frames lost or reordered: {got[:3]}..."
     send(path, b"0.42")  # the sockets still work on the same loop
     program.expect(rf"^{path}: 0.42$")
+
+
+@pytest.mark.idea
+def test_frames_the_kernel_dropped_are_counted_never_silently_lost(
+    receiver: Start, vcan: str, tmp_path: Path
+) -> None:
+    """CAN has no flow control: a burst bigger than the socket's buffer loses frames in the
+    kernel. Each line then says how many were dropped before it, and the sum adds up."""
+    path = tmp_path / "load"
+    program = can_receiver(receiver, path, vcan)
+    count = 5 * BURST
+    can_sim.send(can_sim.burst(count), vcan)
+    # Drops are told with the next frame that fits: after the burst, a marker frame; should
+    # the full buffer drop it too, the output goes quiet without it, and the next one follows.
+    lines: list[str] = []
+    for markers in range(1, 11):
+        can_sim.send([can_sim.parse(f"7FF#{markers:02X}")], vcan)
+        try:
+            while not lines or not lines[-1].endswith(f" 7FF#{markers:02X}"):
+                lines.append(program.expect(".*", timeout=5).group(0))
+            break
+        except AssertionError:  # quiet for 5 s: that marker was dropped as well
+            assert program.process.poll() is None, program.stderr
+    else:
+        pytest.fail(f"10 markers after the burst, none arrived: {lines[-3:]}")
+    dropped = 0
+    for line in lines:
+        if told := re.match(rf"^{vcan}: \((\d+) frames dropped before this one\) ", line):
+            dropped += int(told[1])
+    assert len(lines) + dropped == count + markers, (
+        f"{count + markers} sent, {len(lines)} arrived, {dropped} said dropped: "
+        f"{count + markers - len(lines) - dropped} lost without a word"
+    )
+    print(f"{count + markers} frames sent, {len(lines)} arrived, {dropped} dropped and said so")
 
 
 @pytest.mark.idea
