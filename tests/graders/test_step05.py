@@ -6,6 +6,7 @@ against a real kernel GPIO chip (gpio-sim, in a VM) is tests/gpio_vm/. The CAN b
 (tests/test_gpio_vm.py runs these tests there); elsewhere they skip and say why.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -133,6 +134,25 @@ def test_error_and_fd_frames_are_one_notice_each(
     assert fd.startswith(f"{vcan}: (a CAN FD frame") and "123" in fd, fd
     assert after == f"{vcan}: 456#CAFE", after
     assert not any("Traceback" in line for line in program.stderr), program.stderr
+
+
+@pytest.mark.idea
+def test_interface_going_down_is_one_line_and_frames_follow_once_up(
+    receiver: Start, vcan: str, tmp_path: Path
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip(f"taking {vcan} down needs root")
+    path = tmp_path / "load"
+    program = can_receiver(receiver, path, vcan)
+    can_sim.ip("link", "set", "dev", vcan, "down")
+    try:
+        program.expect(rf"^{vcan}: \(Network is down\)$")
+    finally:
+        can_sim.ip("link", "set", "dev", vcan, "up")
+    send(path, b"still here")
+    program.expect(rf"^{path}: still here$")
+    can_sim.send([can_sim.parse("123#01")], vcan)
+    program.expect(rf"^{vcan}: 123#01$")
 
 
 @pytest.mark.idea

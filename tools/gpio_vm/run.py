@@ -36,6 +36,7 @@ GUEST_TESTS = (
     "tests/graders/test_step05.py::test_can_frames_arrive_as_lines_in_order_none_lost",
     "tests/graders/test_step05.py::test_frames_the_kernel_dropped_are_counted_never_silently_lost",
     "tests/graders/test_step05.py::test_error_and_fd_frames_are_one_notice_each",
+    "tests/graders/test_step05.py::test_interface_going_down_is_one_line_and_frames_follow_once_up",
     "tests/graders/test_step05.py::test_unusable_can_is_one_clear_line_and_sockets_go_on",
     "tests/graders/test_step06.py::test_can_frames_are_signals_in_order_and_listed",
 )
