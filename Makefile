@@ -69,9 +69,8 @@ bus: ## start a private dbus-daemon in run/bus/ and print its export line
 bus-stop: ## stop the private dbus-daemon of `make bus`
 	@$(PYTHON) -m tools.bus stop
 
-monitor: ## watch the private bus (busctl monitor) in a second terminal
-	@DBUS_SESSION_BUS_ADDRESS="$$($(PYTHON) -m tools.bus address)" || { echo "no private bus: run make bus (or make step-6) first" >&2; exit 1; }; \
-	  export DBUS_SESSION_BUS_ADDRESS; exec busctl --user monitor org.example.Incoming
+monitor: ## watch the private bus (busctl monitor); SOURCE=load: only that source's signals (arg0 match)
+	@exec $(PYTHON) -m tools.monitor -- "$$SOURCE"
 
 clean: ## remove the run/ and build/ outputs (keeps .venv)
 	rm -rf run build .pytest_cache .ruff_cache

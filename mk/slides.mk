@@ -4,7 +4,7 @@ SLIDES_NPM  := build/slides-npm
 SLIDES_PORT ?= 8000
 .PHONY: slides slides-setup slides-serve slides-pdf
 
-slides-setup: setup $(SLIDES_NPM)/.installed ## install what the slides need: chromium, npm, reveal.js
+slides-setup: setup $(SLIDES_NPM)/.installed ## install what the slides need: chromium, npm, reveal.js, Playwright
 	@sh tools/system-deps.sh slides
 
 $(SLIDES_NPM)/.installed: slides/package.json slides/package-lock.json
@@ -20,7 +20,7 @@ slides: slides-setup ## build the talk's slides from steps/: build/slides/index.
 slides-serve: slides ## serve the slides on http://127.0.0.1:8000/ (SLIDES_PORT=...), localhost only
 	@$(PY) -m tools.slides serve --port $(SLIDES_PORT)
 
-slides-pdf: slides ## print the slides to build/slides.pdf (headless chromium)
+slides-pdf: slides ## print the slides to build/slides.pdf, one page per slide (chromium, Playwright)
 	@$(PY) -m tools.slides pdf
 
 TEST_SETUP += slides-setup

@@ -93,6 +93,47 @@ await asyncio.sleep(2)  # the task prints while this cell waits
 task.cancel()
 
 # %% [markdown]
+# ## One source only: a match rule on `arg0`
+#
+# `async for` over `proxy.message` subscribes to *every* `Message`: the daemon wakes this
+# kernel for `sine` and the GPIO line as well, and a client that wants only `load` has to
+# throw the rest away itself. The daemon can do that filtering instead, on a signal's
+# arguments: the match rule `arg0='load'` (what `make monitor SOURCE=load` passes to
+# `busctl monitor`). python-sdbus 0.14.3 cannot ask for it: a proxy's signal, and the
+# bus's `match_signal_async()` under it, take a sender, a path, an interface and a member,
+# nothing more. jeepney sends any match rule with the bus's own `AddMatch`; for two
+# seconds, both side by side on this kernel's loop:
+
+# %% tags=["arg0"]
+import contextlib
+
+from jeepney import MatchRule, message_bus
+from jeepney.io.asyncio import Proxy, open_dbus_router
+
+rule = MatchRule(type="signal", interface="org.example.Incoming", member="Message")
+rule.add_arg_condition(0, "load")  # the daemon compares the first argument
+print("match rule:", rule.serialise())
+
+
+async def only(rule: MatchRule, seconds: float) -> list:
+    """The bodies of the signals the daemon forwards for one match rule, for seconds."""
+    bodies = []
+    async with open_dbus_router(bus="SESSION") as router:
+        await Proxy(message_bus, router).AddMatch(rule)
+        with router.filter(rule, bufsize=10_000) as queue, contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while True:
+                    bodies.append((await queue.get()).body)
+    return bodies
+
+
+everything, load_only = await asyncio.gather(talk.for_seconds(2, proxy.message), only(rule, 2))
+print("python-sdbus, async for proxy.message:")
+talk.print_messages(everything, limit=3)
+print("jeepney, AddMatch with arg0='load':")
+talk.print_messages(load_only, limit=3)
+
+# %% [markdown]
 # The end: stop the client, the receiver, the feeder and the private bus.
 
 # %% tags=["stopped"]

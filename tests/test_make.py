@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import wait_until
+from tests.tmux_server import Tmux, needs_tmux
 from tools import table
 
 STEPS = table.load()
@@ -119,19 +120,14 @@ def test_demo_without_a_display_writes_the_plot(tmp_path: Path) -> None:
         assert picture.format == "PNG" and min(picture.size) > 200
 
 
-@pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is not installed")
+@needs_tmux()
 def test_step_target_on_a_terminal_opens_tmux_panes(tmp_path: Path) -> None:
     """On stage: `make step-4` in a terminal; type into the sender pane; Ctrl-b d ends it all."""
     runtime = tmp_path / "runtime"
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "TMUX_TMPDIR": str(tmp_path)}
-    env.pop("TMUX", None)
-
-    def tmux(*args: str) -> str:
-        result = subprocess.run(["tmux", *args], env=env, capture_output=True, text=True)
-        return result.stdout
+    tmux = Tmux({**os.environ, "XDG_RUNTIME_DIR": str(runtime)})  # a tmux server of our own
 
     def pane(n: int) -> str:
-        return tmux("capture-pane", "-p", "-S", "-200", "-t", f"incoming-step-4.{n}")
+        return tmux.capture(f"incoming-step-4.{n}", history=True)
 
     # a terminal of its own, as on stage (tmux sets $TMUX in its panes: not inside tmux here)
     make_step = "env -u TMUX make --no-print-directory step-4"
@@ -143,9 +139,9 @@ def test_step_target_on_a_terminal_opens_tmux_panes(tmp_path: Path) -> None:
         tmux("send-keys", "-t", "incoming-step-4.1", "typed on stage", "Enter")
         wait_until(lambda: "load: typed on stage" in pane(0), "the typed line in the receiver")
         tmux("detach-client", "-s", "incoming-step-4")
-        wait_until(lambda: "make-ended-0" in tmux("capture-pane", "-p", "-t", "presenter"),
+        wait_until(lambda: "make-ended-0" in tmux.capture("presenter"),
                    "make to end after Ctrl-b d")  # fmt: skip
         assert "incoming-step-4" not in tmux("list-sessions")
         wait_until(lambda: not list(runtime.iterdir()), "the socket files to go")
     finally:
-        tmux("kill-server")
+        tmux.kill()  # the private server: never the developer's

@@ -6,6 +6,7 @@ it as a browser would get it. Nothing here changes a step or the slide source.
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
@@ -13,15 +14,20 @@ import shutil
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from PIL import Image
 
-from tests.helpers import Program, wait_until
-from tools import slides, table
+from tests.helpers import TIMEOUT, Program, wait_until
+from tools import slidefit, slides, table
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 ROOT = table.ROOT
 SHOTS = ROOT / "build" / "slides-test"  # the screenshots, for a person to look at
@@ -274,12 +280,9 @@ def test_every_step_has_a_section_with_its_title_and_idea(deck: Deck) -> None:
     assert numbers == {step.n for step in table.load()}, "slides for steps not in the table"
 
 
-def test_every_changed_file_is_on_a_slide_as_it_is(deck: Deck) -> None:
-    whole = {
-        b.attrs["data-file"]: b.text
-        for b in deck.blocks
-        if "data-file" in b.attrs and "data-lines" not in b.attrs
-    }
+def test_every_line_of_every_changed_file_is_on_a_slide(deck: Deck) -> None:
+    """A long file is on several slides (cut between functions): together they hold every
+    line of it (the blank lines between two parts aside)."""
     for step in table.load():
         folder = step.folder(ROOT / "steps")
         changed = changed_files(step)
@@ -291,21 +294,18 @@ def test_every_changed_file_is_on_a_slide_as_it_is(deck: Deck) -> None:
             except UnicodeDecodeError:
                 continue  # a picture, say: no code slide for it
             key = str(path.relative_to(ROOT))
-            assert key in whole, f"step {step.n}: {name} changed but has no code slide"
-            assert whole[key] == shown(text), f"{key} differs"
-
-
-def test_every_step_after_the_first_has_its_true_diff(deck: Deck) -> None:
-    diffs = {int(b.attrs["data-diff"]): b for b in deck.blocks if "data-diff" in b.attrs}
-    steps = table.load()
-    assert set(diffs) == {step.n for step in steps[1:]}
-    for step in steps[1:]:
-        old = steps[step.n - 2].folder(ROOT / "steps")
-        new = step.folder(ROOT / "steps")
-        named = check_unified_diff(diffs[step.n].text, old, new)
-        removed = set(step_files(old)) - set(step_files(new))
-        assert named == set(changed_files(step)) | removed, f"step {step.n}: files in its diff"
-        assert diffs[step.n].section == f"step-{step.n}-diff"
+            parts = [b for b in deck.blocks if b.attrs.get("data-file") == key]
+            assert parts, f"step {step.n}: {name} changed but has no code slide"
+            shown_lines: set[int] = set()
+            for part in parts:
+                first, last = map(int, part.attrs["data-lines"].split("-"))
+                shown_lines.update(range(first, last + 1))
+            lines = text.splitlines()
+            written = {i for i, line in enumerate(lines, 1) if line.strip()}  # blank ones aside
+            missing = sorted(written - shown_lines)
+            assert not missing, f"{key}: lines {missing[:5]}... are on no slide"
+            own = [p for p in parts if p.section.startswith(f"step-{step.n}-")]
+            assert own, f"step {step.n}: {name} is not in its own step's slides"
 
 
 def test_regions_are_the_files_lines(deck: Deck) -> None:
@@ -317,13 +317,141 @@ def test_regions_are_the_files_lines(deck: Deck) -> None:
         assert block.text == shown("".join(lines[first - 1 : last])), block.attrs
 
 
-def test_recorded_outputs_are_included_as_they_are(deck: Deck) -> None:
-    """The strace demo's references (tests/strace/step-NN.txt), when there are any."""
-    outputs = {b.attrs["data-output"]: b.text for b in deck.blocks if "data-output" in b.attrs}
+def diff_changes(diff: str) -> set[tuple[str, str, int]]:
+    """Every line a unified diff removes or adds: (sign, new path, line number on its side)."""
+    found: set[tuple[str, str, int]] = set()
+    path = ""
+    old = new = 0
+    for line in diff.split("\n"):
+        if line.startswith("+++ "):
+            path = line[4:].split("\t")[0]
+        elif header := re.match(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", line):
+            old = int(header[1]) + (header[2] == "0")
+            new = int(header[3]) + (header[4] == "0")
+        elif line.startswith("-") and not line.startswith("--- "):
+            found.add(("-", path, old))
+            old += 1
+        elif line.startswith("+"):
+            found.add(("+", path, new))
+            new += 1
+        elif line.startswith(" "):
+            old, new = old + 1, new + 1
+    return found
+
+
+def docstring_lines(path: Path) -> set[int]:
+    if not path.is_file() or path.suffix != ".py":
+        return set()
+    found: set[int] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        kinds = ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+        if isinstance(node, kinds) and ast.get_docstring(node, clean=False) is not None:
+            doc = node.body[0]
+            found.update(range(doc.lineno, (doc.end_lineno or doc.lineno) + 1))
+    return found
+
+
+def test_every_step_after_the_first_has_its_true_diff(deck: Deck) -> None:
+    """Each diff slide's hunks are true of the two folders; together the slides hold every
+    change of `make diff-N` to a file both steps have, and an `Only in` line for each file
+    added or removed (its code is on slides of its own)."""
+    steps = table.load()
+    parts: dict[int, list[Block]] = {}
+    for block in deck.blocks:
+        if "data-diff" in block.attrs:
+            parts.setdefault(int(block.attrs["data-diff"]), []).append(block)
+    assert set(parts) == {step.n for step in steps[1:]}
+    for step in steps[1:]:
+        old = steps[step.n - 2].folder(ROOT / "steps")
+        new = step.folder(ROOT / "steps")
+        whole = slides.step_diff(step.n, ROOT / "steps")
+        added = set(step_files(new)) - set(step_files(old))
+        removed = set(step_files(old)) - set(step_files(new))
+        both = set(changed_files(step)) - added
+        named: set[str] = set()
+        only: set[str] = set()
+        for part in parts[step.n]:
+            assert part.section.startswith(f"step-{step.n}-diff"), part.section
+            if any(line.startswith("@@") for line in part.text.split("\n")):
+                named |= check_unified_diff(part.text, old, new)
+            for match in re.finditer(r"^Only in (\S+): (\S+)$", part.text, re.MULTILINE):
+                folder = old if match[1] == str(old.relative_to(ROOT)) else new
+                assert match[1] == str(folder.relative_to(ROOT)), match[0]
+                assert (folder / match[2]).is_file(), match[0]
+                only.add(match[2])
+        assert named == both, f"step {step.n}: files in its diff slides"
+        assert only == added | removed, f"step {step.n}: files added or removed"
+        on_slides = set().union(*(diff_changes(p.text) for p in parts[step.n]))
+        kept = {c for c in diff_changes(whole) if c[1].split("/", 2)[-1] in both}
+        assert on_slides == kept, f"step {step.n}: {len(kept - on_slides)} changed lines missing"
+
+
+def test_diffs_lead_with_code_and_end_with_docstrings(deck: Deck) -> None:
+    """Step 04's slide showed only its docstring's changes above the fold: code comes first."""
+    steps = table.load()
+    for step in steps[1:]:
+        old = steps[step.n - 2].folder(ROOT / "steps")
+        new = step.folder(ROOT / "steps")
+        kinds = []  # per hunk on the slides, in order: True if it changes only docstrings
+        for block in deck.blocks:
+            if block.attrs.get("data-diff") != str(step.n):
+                continue
+            path = ""
+            hunks = re.split(r"^(?=@@ |\+\+\+ )", block.text, flags=re.MULTILINE)
+            for hunk in hunks:
+                if hunk.startswith("+++ "):
+                    path = hunk.split("\n")[0][4:]
+                    continue
+                if not hunk.startswith("@@"):
+                    continue
+                name = path.split("/", 2)[-1]
+                doc_old, doc_new = docstring_lines(old / name), docstring_lines(new / name)
+                changes = diff_changes(f"+++ {path}\n{hunk}")
+                kinds.append(
+                    all(n in (doc_old if sign == "-" else doc_new) for sign, _, n in changes)
+                )
+        if not kinds:
+            continue  # only files added or removed
+        assert kinds == sorted(kinds), f"step {step.n}: a code hunk after a docstring hunk"
+        if not all(kinds):
+            assert not kinds[0], f"step {step.n}: the diff does not lead with code"
+
+
+def test_strace_excerpts_show_the_waits_and_the_summary(deck: Deck) -> None:
+    """tests/strace/step-NN.txt on its step's slide: lines of the file, in order; the
+    summary whole; a line about each of the step's sockets the trace shows; and the
+    `… N lines left out …` lines account for every line that is not there."""
+    excerpts = {b.attrs["data-output"]: b for b in deck.blocks if "data-excerpt" in b.attrs}
     for path in sorted((ROOT / "tests" / "strace").glob("step-*.txt")):
         key = str(path.relative_to(ROOT))
-        assert key in outputs, f"{key} is not in the deck"
-        assert outputs[key] == shown(path.read_text(encoding="utf-8"))
+        assert key in excerpts, f"{key} is not in the deck"
+        block = excerpts[key]
+        n = int(path.stem.split("-")[1])
+        assert block.section == f"step-{n}-strace"
+        lines = path.read_text(encoding="utf-8").split("\n")
+        shown_lines = block.text.split("\n")
+        gaps = [m for line in shown_lines if (m := slidefit.GAP.match(line))]
+        real = [line for line in shown_lines if not slidefit.GAP.match(line)]
+        position = 0
+        for line in real:  # a subsequence of the file's lines
+            assert line in lines[position:], f"{key}: {line!r} is not in the file (or not here)"
+            position = lines.index(line, position) + 1
+        summary = lines.index(next(line for line in lines if line.startswith("summary:")))
+        end = lines.index("", summary)
+        assert "\n".join(lines[summary:end]) in block.text, f"{key}: the summary is not whole"
+        start = lines.index(next(line for line in lines if line.startswith("trace (")))
+        trace = lines[start + 1 : lines.index("", start)]
+
+        def weight(line: str) -> int:
+            more = re.search(r"… (\d+) more lines …", line)
+            return int(more[1]) if more else 1
+
+        shown_trace = [line for line in real if line in trace]
+        accounted = sum(map(weight, shown_trace)) + sum(int(m[1]) for m in gaps)
+        assert accounted == sum(map(weight, trace)), f"{key}: the left-out counts do not add up"
+        for socket in table.load()[n - 1].sockets:
+            if any(f"<{socket}>" in line for line in trace):
+                assert any(f"<{socket}>" in line for line in shown_trace), f"{key}: {socket}"
 
 
 def test_the_dbus_story_and_api_are_there(deck: Deck) -> None:
@@ -391,9 +519,9 @@ def test_placeholders_pull_in_a_file_a_region_lines_and_a_diff(tmp_path: Path) -
     text = receiver.read_text(encoding="utf-8")
     source = source_with(
         tmp_path,
-        '# {{ steps[0].title }}\n\n{{ file(1, "receiver.py") }}\n---\n'
+        '# {{ steps[0].title }}\n\n{{ file(1, "receiver.py", fit=1000) }}\n---\n'
         '{{ file(1, "receiver.py", lines="2-4") }}\n--\n'
-        '{{ file(1, "receiver.py", region="main") }}\n---\n{{ diff(2) }}\n',
+        '{{ file(1, "receiver.py", region="main") }}\n---\n{{ diff(2, fit=1000) }}\n',
     )
     result = build(tmp_path / "out", "--source", str(source))
     assert result.returncode == 0, result.stderr
@@ -408,6 +536,50 @@ def test_placeholders_pull_in_a_file_a_region_lines_and_a_diff(tmp_path: Path) -
     assert region.text.startswith(("def main", "async def main")), region.text[:40]
     assert region.text == shown("".join(text.splitlines(True)[first - 1 : last]))
     assert diff.attrs["data-diff"] == "2"
+
+
+def test_a_long_file_goes_on_several_slides_cut_between_functions(tmp_path: Path) -> None:
+    """Each part is a slide of its own with the slide's heading and its number (k/n); the
+    parts hold the file's lines in order, each cut falls where a statement starts (a def, a
+    class; inside a def only if it is longer than a slide), none is longer than fit lines."""
+    step = max(
+        table.load(),
+        key=lambda s: len(
+            (s.folder(ROOT / "steps") / "receiver.py").read_text(encoding="utf-8").splitlines()
+        ),
+    )
+    path = step.folder(ROOT / "steps") / "receiver.py"
+    text = path.read_text(encoding="utf-8")
+    source = source_with(
+        tmp_path,
+        f'<!-- .slide: id="long" -->\n### The receiver\n\n{{{{ file({step.n}, "receiver.py") }}}}\n'
+        "\nNote:\nthe notes\n",
+    )
+    result = build(tmp_path / "out", "--source", str(source))
+    assert result.returncode == 0, result.stderr
+    deck = read_deck(tmp_path / "out" / "index.html")
+    count = len(text.splitlines())
+    parts = deck.blocks
+    assert len(parts) == deck.slides >= count // slidefit.CODE_LINES
+    ranges = [tuple(map(int, p.attrs["data-lines"].split("-"))) for p in parts]
+    assert ranges[0][0] == 1 and ranges[-1][1] == count
+    lines = text.splitlines()
+    for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+        assert start > end and all(not line.strip() for line in lines[end : start - 1]), ranges
+    assert all(last - first < slidefit.CODE_LINES for first, last in ranges), ranges
+    starts = set()  # where a statement starts (a decorated one: at its first decorator)
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.stmt):
+            starts.add(min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]))
+    for first, _ in ranges[1:]:
+        while lines[first - 1].strip().startswith("#"):  # comments go with what they precede
+            first += 1
+        assert first in starts, f"a cut before line {first} is inside a statement: {ranges}"
+    ids = [p.section for p in parts]
+    assert ids == ["long", *(f"long-{k}" for k in range(2, len(parts) + 1))]
+    for k, part in enumerate(parts, 1):
+        assert f"The receiver {k}/{len(parts)}" in deck.sections[part.section]
+        assert "the notes" in deck.sections[part.section]
 
 
 def test_benchmark_results_become_figures(tmp_path: Path) -> None:
@@ -481,6 +653,10 @@ def test_without_reveal_installed_the_build_says_how_to_get_it(tmp_path: Path) -
         ('{{ file(99, "receiver.py") }}', "no step 99"),
         ("{{ diff(1) }}", "no previous step"),
         ("{{ nothing_like_this }}", "'nothing_like_this' is undefined"),
+        (
+            '### Two\n{{ file(1, "receiver.py", fit=5) }}{{ file(1, "sender.py", fit=5) }}',
+            "Two: two blocks too long for one slide",
+        ),
         ('<img src="https://cdn.invalid/x.png">', "from the network"),
     ],
 )
@@ -512,123 +688,222 @@ def check_rendered(png: bytes, name: str) -> Image.Image:
     return image
 
 
-def open_slide(browser: slides.Browser, index: Path, fragment: str) -> slides.Page:
-    page = browser.open(f"{index.resolve().as_uri()}#/{fragment}")
-    page.wait_ready()
-    return page
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright (tools/slides.py: executable_path, no download)."""
+    with slides.chromium() as chromium:
+        yield chromium
+
+
+def open_slide(browser: Browser, index: Path, fragment: str) -> slides.Tab:
+    tab = slides.Tab.open(browser, f"{index.resolve().as_uri()}#/{fragment}")
+    tab.wait_ready()
+    return tab
 
 
 @pytest.mark.slow
-def test_chromium_shows_the_title_slide(built: Path) -> None:
-    with slides.Browser() as browser:
-        page = open_slide(browser, built / "index.html", "title")
-        state = page.evaluate(
-            "({ready: document.querySelector('.reveal').classList.contains('ready'),"
-            " total: Reveal.getTotalSlides(), current: Reveal.getCurrentSlide().id,"
-            " h1: document.querySelector('section.present h1').textContent,"
-            " notes: Reveal.hasPlugin('notes'), highlight: Reveal.hasPlugin('highlight'),"
-            " speakerNotes: Reveal.getSlideNotes()})"
-        )
-        png = page.screenshot()
-        problems = page.problems()
-    assert problems == []
+def test_chromium_shows_the_title_slide(built: Path, browser: Browser) -> None:
+    tab = open_slide(browser, built / "index.html", "title")
+    state = tab.page.evaluate(
+        "({ready: document.querySelector('.reveal').classList.contains('ready'),"
+        " total: Reveal.getTotalSlides(), current: Reveal.getCurrentSlide().id,"
+        " h1: document.querySelector('section.present h1').textContent,"
+        " notes: Reveal.hasPlugin('notes'), highlight: Reveal.hasPlugin('highlight'),"
+        " speakerNotes: Reveal.getSlideNotes()})"
+    )
+    png = tab.page.screenshot()
+    tab.page.close()
+    assert tab.problems == []
     assert state["ready"] and state["current"] == "title"
     assert "D-Bus" in state["h1"]
-    assert state["total"] >= 3 * len(table.load())
+    assert state["total"] == read_deck(built / "index.html").slides
     assert state["notes"] and state["highlight"]
     assert "live coding" in state["speakerNotes"]
     check_rendered(png, "title")
 
 
 @pytest.mark.slow
-def test_chromium_shows_a_highlighted_code_slide(built: Path) -> None:
+def test_chromium_shows_a_highlighted_code_slide(built: Path, browser: Browser) -> None:
     step = table.load()[2] if len(table.load()) > 2 else table.load()[-1]
     name = changed_files(step)[0]
     fragment = f"step-{step.n}-{name.replace('.', '-').replace('/', '-')}"
-    with slides.Browser() as browser:
-        page = open_slide(browser, built / "index.html", fragment)
-        state = page.evaluate(
-            "(() => { const code = Reveal.getCurrentSlide().querySelector('pre code');"
-            " const rows = [...code.querySelectorAll('td.hljs-ln-code')];"
-            " return {current: Reveal.getCurrentSlide().id, hljs: code.classList.contains('hljs'),"
-            " keywords: code.querySelectorAll('.hljs-keyword').length, rows: rows.length,"
-            " lines: rows.map((td) => td.textContent),"
-            " background: getComputedStyle(code).backgroundColor}; })()"
-        )
-        png = page.screenshot()
-        problems = page.problems()
-    assert problems == []
+    tab = open_slide(browser, built / "index.html", fragment)
+    state = tab.page.evaluate(
+        "(() => { const code = Reveal.getCurrentSlide().querySelector('pre code');"
+        " const rows = [...code.querySelectorAll('td.hljs-ln-code')];"
+        " return {current: Reveal.getCurrentSlide().id, hljs: code.classList.contains('hljs'),"
+        " keywords: code.querySelectorAll('.hljs-keyword').length,"
+        " lines: rows.map((td) => td.textContent), range: code.dataset.lines,"
+        " numbers: [...code.querySelectorAll('td.hljs-ln-numbers')]"
+        "   .map((td) => td.dataset.lineNumber),"
+        " background: getComputedStyle(code).backgroundColor}; })()"
+    )
+    png = tab.page.screenshot()
+    tab.page.close()
+    assert tab.problems == []
     assert state["current"] == fragment
-    assert state["hljs"] and state["keywords"] > 5, "the code is not highlighted"
+    assert state["hljs"] and state["keywords"] > 3, "the code is not highlighted"
+    first, last = map(int, state["range"].split("-"))
+    assert first == 1, "a file's first slide starts at its first line"
     text = (step.folder(ROOT / "steps") / name).read_text(encoding="utf-8")
-    assert state["rows"] == len(text.splitlines()), "one numbered row per line of the file"
     # (an empty line is shown as one space, so that its row keeps its height)
     shown_lines = [line.rstrip() for line in state["lines"]]
-    assert shown_lines == text.splitlines(), "the browser shows the file as it is"
+    assert shown_lines == text.splitlines()[first - 1 : last], "the browser shows the file's lines"
+    assert state["numbers"] == [str(i) for i in range(first, last + 1)], "numbered as in the file"
     image = check_rendered(png, "code")
     dark = sum(image.convert("L").histogram()[:50])  # monokai's background is near black
     assert dark > 0.3 * image.width * image.height, "no dark code block on the code slide"
 
 
 @pytest.mark.slow
-def test_the_speaker_view_opens_offline_with_the_notes(built: Path) -> None:
-    """Pressing s opens reveal.js's speaker view (inline, no server) showing the slide's notes."""
-    with slides.Browser() as browser:
-        page = open_slide(browser, built / "index.html", "title")
-        notes = page.evaluate("Reveal.getCurrentSlide().querySelector('aside.notes').textContent")
-        assert "live coding" in notes
-        page.press("s")
-        views: list[slides.Page] = []
-
-        def speaker_view_opened() -> bool:
-            view = browser.attach("Speaker View")
-            if view is not None:
-                views.append(view)
-            return view is not None
-
-        wait_until(speaker_view_opened, "the speaker view window")
-        view = views[0]
-        first_words = " ".join(notes.split()[:6])
-        wait_until(
-            lambda: first_words in " ".join(str(view.evaluate("document.body.innerText")).split()),
-            "the notes in the speaker view",
-        )
-        assert page.problems() == []
+def test_chromium_shows_a_diff_that_leads_with_code(built: Path, browser: Browser) -> None:
+    """Step 04's (or the last step's) first diff slide: added lines highlighted; a picture of
+    it in build/slides-test/diff.png."""
+    step = table.load()[min(3, len(table.load()) - 1)]
+    tab = open_slide(browser, built / "index.html", f"step-{step.n}-diff")
+    state = tab.page.evaluate(
+        "(() => { const code = Reveal.getCurrentSlide().querySelector('pre code');"
+        " return {text: code.textContent, added: code.querySelectorAll('.hljs-addition').length,"
+        " removed: code.querySelectorAll('.hljs-deletion').length}; })()"
+    )
+    png = tab.page.screenshot()
+    tab.page.close()
+    assert tab.problems == []
+    assert state["added"] > 0, "no added line is highlighted"
+    assert state["text"].startswith("--- "), state["text"][:80]
+    check_rendered(png, "diff")
 
 
 @pytest.mark.slow
-def test_the_browser_check_sees_failed_loads(tmp_path: Path) -> None:
+def test_the_speaker_view_opens_offline_with_the_notes(built: Path, browser: Browser) -> None:
+    """Pressing s opens reveal.js's speaker view (inline, no server) showing the slide's notes."""
+    tab = open_slide(browser, built / "index.html", "title")
+    notes = tab.page.evaluate("Reveal.getCurrentSlide().querySelector('aside.notes').textContent")
+    assert "live coding" in notes
+    with tab.page.expect_popup(timeout=TIMEOUT * 1000) as popup:
+        tab.page.keyboard.press("s")
+    view = popup.value
+    first_words = " ".join(notes.split()[:6])
+    wait_until(
+        lambda: first_words in " ".join(str(view.evaluate("document.body.innerText")).split()),
+        "the notes in the speaker view",
+    )
+    assert "Speaker View" in view.title()
+    view.close()
+    tab.page.close()
+    assert tab.problems == []
+
+
+@pytest.mark.slow
+def test_the_browser_check_sees_failed_loads(tmp_path: Path, browser: Browser) -> None:
     """The console check can fail: a missing script and a network image are both reported."""
     page_file = tmp_path / "broken.html"
     page_file.write_text(
         '<script src="missing.js"></script><img src="http://127.0.0.1:9/never.png">'
         "<script>console.error('boom')</script>"
     )
-    with slides.Browser() as browser:
-        page = browser.open(page_file.as_uri())
-        page.evaluate("new Promise((resolve) => setTimeout(resolve, 0))")
-        problems = page.problems()
-    assert any("load failed" in p for p in problems), problems
+    tab = slides.Tab.open(browser, page_file.as_uri())
+    tab.page.evaluate("new Promise((resolve) => setTimeout(resolve, 0))")
+    wait_until(lambda: any("never.png" in p and "failed" in p for p in tab.problems), "failures")
+    problems = tab.problems
+    tab.page.close()
+    assert any("load failed" in p and "missing.js" in p for p in problems), problems
     assert any("network request: http://127.0.0.1:9/never.png" in p for p in problems), problems
     assert any("boom" in p for p in problems), problems
 
 
+# Every slide, measured as reveal.js lays it out at 1280x720 (tests/slides_fit.js).
+MEASURE = "\n".join(
+    line
+    for line in (ROOT / "tests" / "slides_fit.js").read_text(encoding="utf-8").splitlines()
+    if not line.startswith("//")
+)
+
+
+def measure(browser: Browser, index: Path) -> list[dict[str, Any]]:
+    tab = open_slide(browser, index, "")
+    tab.page.wait_for_function(  # the highlight plugin numbers the lines after ready
+        "[...document.querySelectorAll('code[data-line-numbers]')]"
+        ".every((code) => code.querySelector('table.hljs-ln'))"
+    )
+    slides_measured: list[dict[str, Any]] = tab.page.evaluate(MEASURE)
+    unfit = [m for m in slides_measured if m["problems"] or m["font"] < slidefit.FONT_FLOOR]
+    for m in unfit[:5]:  # a picture of what does not fit, for a person to look at
+        tab.page.evaluate(f"Reveal.slide({m['h']}, {m['v']})")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        tab.page.screenshot(path=str(SHOTS / f"unfit-{m['id'] or m['h']}-{m['v']}.png"))
+    tab.page.close()
+    assert tab.problems == []
+    return slides_measured
+
+
+def unfit(measured: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"slide {m['h'] + 1}.{m['v'] + 1} {m['id'] or ''} {m['title']!r}: "
+        + "; ".join(
+            m["problems"]
+            + [f"code at {m['font']:.1f} px ({m['fontAt']})"] * (m["font"] < slidefit.FONT_FLOOR)
+        )
+        for m in measured
+        if m["problems"] or m["font"] < slidefit.FONT_FLOOR
+    ]
+
+
 @pytest.mark.slow
-def test_the_pdf_has_a_page_per_slide(built: Path, tmp_path: Path) -> None:
+def test_every_slide_fits_at_1280x720_with_readable_code(built: Path, browser: Browser) -> None:
+    """No scroll box, nothing clipped or sticking out, no code under the floor; on every slide,
+    hand-written ones included (pictures of any that do not fit: build/slides-test/unfit-*)."""
+    measured = measure(browser, built / "index.html")
+    assert len(measured) == read_deck(built / "index.html").slides
+    assert unfit(measured) == []
+    fonts = [m["font"] for m in measured if m["font"] != float("inf")]
+    assert min(fonts) >= slidefit.FONT_FLOOR
+    floor = re.search(r"(\d+) px", (slides.SOURCE / "README.md").read_text(encoding="utf-8"))
+    assert floor and int(floor[1]) == slidefit.FONT_FLOOR, "slides/README.md states the floor"
+
+
+@pytest.mark.slow
+def test_the_fit_check_sees_what_does_not_fit(tmp_path: Path, browser: Browser) -> None:
+    """The measurement can fail: too much prose, a line too wide, a tiny code font, and a
+    block that scrolls are each reported, and a slide that fits is not."""
+    source = source_with(
+        tmp_path,
+        '<!-- .slide: id="fits" -->\n## Fine\n\n`code` at its size\n---\n'
+        '<!-- .slide: id="tall" -->\n'
+        + "".join(f"- item {i}\n" for i in range(30))
+        + '---\n<!-- .slide: id="wide" -->\n<pre class="code smallest"><code>'
+        + "x" * 160
+        + '</code></pre>\n---\n<!-- .slide: id="tiny" -->\n'
+        '<code style="font-size: 12px">tiny</code>\n'
+        '---\n<!-- .slide: id="scrolls" -->\n<div style="height: 100px; overflow: auto">'
+        + "<p>line</p>" * 20
+        + "</div>\n",
+    )
+    result = build(tmp_path / "out", "--source", str(source))
+    assert result.returncode == 0, result.stderr
+    found = unfit(measure(browser, tmp_path / "out" / "index.html"))
+    by_id = {line.split()[2]: line for line in found}
+    assert set(by_id) == {"tall", "wide", "tiny", "scrolls"}, found
+    assert "sticks out" in by_id["tall"] and "scrolls" in by_id["wide"]
+    assert "code at 11.5 px" in by_id["tiny"] and "scrolls" in by_id["scrolls"]
+
+
+@pytest.mark.slow
+def test_the_pdf_has_one_page_per_slide(built: Path, tmp_path: Path) -> None:
     pdf = tmp_path / "slides.pdf"
     result = subprocess.run(
         [sys.executable, "-m", "tools.slides", "pdf", "--deck", str(built), "--out", str(pdf)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page\b", data))
-    # one page per slide at least; a long file goes on over pages (no scrolling on paper)
-    assert pages >= read_deck(built / "index.html").slides
+    assert pages == read_deck(built / "index.html").slides, "one page per slide, no more"
+    assert f"{pages} pages" in result.stdout
 
 
 def test_slides_serve_answers_on_localhost_only(built: Path) -> None:

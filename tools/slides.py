@@ -2,7 +2,7 @@
 
     python3 -m tools.slides build [--out DIR] [--source DIR] [--steps DIR]
     python3 -m tools.slides serve [--port N]      (localhost only)
-    python3 -m tools.slides pdf [--out FILE]      (headless Chromium prints the deck)
+    python3 -m tools.slides pdf [--out FILE]      (Debian's chromium, under Playwright, prints it)
 
 The source is Markdown with Jinja placeholders (slides/README.md lists them): the code on a
 slide is read from the step's file when the deck is built, and a "what changed" slide is
@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
-import base64
 import contextlib
-import fcntl
 import filecmp
 import functools
 import glob as globbing
@@ -26,19 +24,20 @@ import html
 import http.server
 import json
 import os
-import queue
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tools import table
+from tools import slidefit, table
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
 ROOT = table.ROOT
 SOURCE = ROOT / "slides"
@@ -80,7 +79,7 @@ class Deck:
     steps: list[table.Step]
     steps_dir: Path
     out: Path
-    blocks: list[str] = field(default_factory=list)
+    blocks: list[list[str]] = field(default_factory=list)  # each: one part per slide
     media: dict[Path, str] = field(default_factory=dict)
 
     # -- the steps ------------------------------------------------------------------------
@@ -134,9 +133,12 @@ class Deck:
         return sorted(set(step_files(self.folder(step.n - 1))) - set(self.files(step)))
 
     # -- code blocks ----------------------------------------------------------------------
-    def place(self, block: str) -> str:
-        """Park finished HTML; the Markdown sees an HTML comment that passes through as is."""
-        self.blocks.append(block)
+    def place(self, *parts: str) -> str:
+        """Park finished HTML; the Markdown sees an HTML comment that passes through as is.
+
+        A block of several parts makes its slide several slides, one part each (render_slide).
+        """
+        self.blocks.append(list(parts))
         return f"\n\n<!--slides:block:{len(self.blocks) - 1}-->\n\n"
 
     def file(
@@ -146,8 +148,12 @@ class Deck:
         lines: str | None = None,
         region: str | None = None,
         size: str | None = None,
+        fit: int = slidefit.CODE_LINES,
     ) -> str:
-        """A step's file as a code block; lines="12-30" or region="main" (a def or class)."""
+        """A step's file as a code block; lines="12-30" or region="main" (a def or class).
+
+        More than fit lines go on several slides, cut between functions and classes.
+        """
         step = self.step(n)
         path = self.folder(step) / name
         if not path.is_file():
@@ -156,25 +162,43 @@ class Deck:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise SlideError(f"{rel(path)} is not UTF-8 text: no slide can show it") from None
-        attrs = {"data-file": rel(path), "data-step": str(step.n)}
-        first = 1
+        rows = text.splitlines(keepends=True)
+        first, last = 1, len(rows)
         if lines or region:
             first, last = (
                 parse_lines(lines, path) if lines else find_region(text, region or "", path)
             )
-            text = "".join(text.splitlines(keepends=True)[first - 1 : last])
-            attrs["data-lines"] = f"{first}-{last}"
-        return self.place(code_block(text, language(path), attrs, first, size))
+        ranges = slidefit.split_code(text, first, last, fit)
+        parts = ["".join(rows[a - 1 : b]) for a, b in ranges]
+        size = size or slidefit.common_size([p.splitlines() for p in parts], last)
+        blocks = []
+        for k, ((a, b), part) in enumerate(zip(ranges, parts, strict=True), 1):
+            attrs = {"data-file": rel(path), "data-step": str(step.n), "data-lines": f"{a}-{b}"}
+            if len(parts) > 1:
+                attrs["data-part"] = f"{k}/{len(parts)}"
+            blocks.append(code_block(part, language(path), attrs, a, size))
+        return self.place(*blocks)
 
-    def diff(self, n: int | table.Step, size: str | None = None) -> str:
-        """`make diff-N`: what step n adds to step n-1, as a code block."""
+    def diff(
+        self, n: int | table.Step, size: str | None = None, fit: int = slidefit.CODE_LINES
+    ) -> str:
+        """`make diff-N`: what step n adds to step n-1, as code blocks of at most fit lines:
+        the code's hunks first, a file added or removed as one `Only in` line (its code has
+        slides of its own), the docstrings' hunks last."""
         step = self.step(n)
         if step.n == 1:
             raise SlideError("diff(1): step 1 has no previous step to compare with")
         self.folder(step.n - 1), self.folder(step)  # clear errors for missing folders
-        text = step_diff(step.n, self.steps_dir)
-        attrs = {"data-diff": str(step.n)}
-        return self.place(code_block(text, "diff", attrs, 0, size or "auto"))
+        parts = slidefit.split_diff(step_diff(step.n, self.steps_dir), read_text, fit)
+        texts = [part.text() for part in parts]
+        size = size or slidefit.common_size([t.splitlines() for t in texts])
+        blocks = []
+        for k, text in enumerate(texts, 1):
+            attrs = {"data-diff": str(step.n)}
+            if len(texts) > 1:
+                attrs["data-part"] = f"{k}/{len(texts)}"
+            blocks.append(code_block(text, "diff", attrs, 0, size))
+        return self.place(*blocks)
 
     def output(self, pattern: str, size: str | None = None) -> str:
         """Text files (a program's recorded output) as code blocks, one per file."""
@@ -185,8 +209,19 @@ class Deck:
         for path in paths:
             text = path.read_text(encoding="utf-8", errors="replace")
             attrs = {"data-output": rel(path)}
-            blocks.append(self.place(code_block(text, "plaintext", attrs, 0, size or "auto")))
+            size_ = size or slidefit.common_size([text.splitlines()], wrap=True)
+            blocks.append(self.place(code_block(text, "plaintext", attrs, 0, size_)))
         return "".join(blocks)
+
+    def trace(self, path: str | Path, n: int | table.Step) -> str:
+        """A recorded `make strace-N` (tests/strace/step-NN.txt): the lines about threads and
+        the step's sockets that show how it waits, and the summary (slidefit.trace_excerpt)."""
+        source = path if isinstance(path, Path) else ROOT / path
+        text = self.read(source)
+        lines = slidefit.trace_excerpt(text, self.step(n).sockets)
+        attrs = {"data-output": rel(source), "data-excerpt": ""}
+        size = slidefit.common_size([lines], wrap=True)
+        return self.place(code_block("\n".join(lines), "plaintext", attrs, 0, size))
 
     def image(self, path: str | Path, alt: str = "", css_class: str = "figure") -> str:
         """An image from the repo (a plot, a benchmark figure), copied into the deck."""
@@ -268,6 +303,7 @@ class Deck:
             "file": self.file,
             "diff": self.diff,
             "output": self.output,
+            "trace": self.trace,
             "image": self.image,
             "glob": self.glob,
             "read": self.read,
@@ -335,6 +371,14 @@ def step_diff(n: int, steps_dir: Path) -> str:
     return re.sub(r"^diff -\S+ .* (\S+) (\S+)$", r"diff -ru \1 \2", text, flags=re.MULTILINE)
 
 
+def read_text(path: str) -> str | None:
+    """A file named in a diff (relative to the repository), or None if it does not exist."""
+    try:
+        return (ROOT / path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def language(path: Path) -> str:
     return LANGUAGES.get(path.suffix, "plaintext")
 
@@ -390,9 +434,10 @@ def code_block(
 ) -> str:
     """A <pre><code> block for reveal's highlight plugin; the text is the file's, escaped."""
     body = text[:-1] if text.endswith("\n") else text
-    count = body.count("\n") + 1
     if size in (None, "auto"):
-        size = "small" if count <= 18 else "smaller" if count <= 28 else "smallest"
+        size = slidefit.common_size([body.split("\n")], first_line + body.count("\n"))
+    if lang == "plaintext":
+        size += " output"  # recorded output: long lines wrap (slides.css)
     extra = dict(attrs)
     if first_line:
         extra["data-line-numbers"] = ""
@@ -452,7 +497,8 @@ def markdown() -> Any:
     return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 
-def render_slide(source: str, deck: Deck, md: Any) -> str:
+def render_slide(source: str, deck: Deck, md: Any) -> list[str]:
+    """One slide of the source as <section>s: one, or one per part of its long code block."""
     attrs: dict[str, str] = {}
     match = SLIDE_ATTRS.match(source)
     if match:
@@ -465,11 +511,34 @@ def render_slide(source: str, deck: Deck, md: Any) -> str:
     body = md.render(source)
     if notes.strip():
         body += f'<aside class="notes">{md.render(notes)}</aside>'
-    body = re.sub(
-        r"<!--slides:block:(\d+)-->", lambda m: deck.blocks[int(m[1])], body, flags=re.MULTILINE
-    )
-    attributes = "".join(f' {key}="{html.escape(value)}"' for key, value in attrs.items())
-    return f"<section{attributes}>\n{body}</section>"
+    marker = re.compile(r"<!--slides:block:(\d+)-->")
+    long = [int(m[1]) for m in marker.finditer(body) if len(deck.blocks[int(m[1])]) > 1]
+    if len(long) > 1:
+        title = re.search(r"<h\d>(.*?)</h\d>", body)
+        name = re.sub("<[^>]+>", "", title[1]) if title else attrs.get("id", "a slide")
+        raise SlideError(f"{name}: two blocks too long for one slide: give each its own slide")
+    count = len(deck.blocks[long[0]]) if long else 1
+    sections = []
+    for k in range(count):
+        text = marker.sub(functools.partial(pick, deck, long, k), body)
+        these = dict(attrs)
+        if count > 1:
+            if k and "id" in these:
+                these["id"] += f"-{k + 1}"
+            these["data-part"] = f"{k + 1}/{count}"
+            # the heading says which part this is: "… 2/3"
+            text = re.sub(
+                r"</h(\d)>", rf' <small class="part">{k + 1}/{count}</small></h\1>', text, count=1
+            )
+        attributes = "".join(f' {key}="{html.escape(value)}"' for key, value in these.items())
+        sections.append(f"<section{attributes}>\n{text}</section>")
+    return sections
+
+
+def pick(deck: Deck, long: list[int], k: int, match: re.Match[str]) -> str:
+    """The HTML for a block marker on part k of a slide: part k of its long block."""
+    block = deck.blocks[int(match[1])]
+    return block[k if int(match[1]) in long else 0]
 
 
 def render_deck(deck: Deck, source: Path) -> tuple[str, int]:
@@ -496,7 +565,7 @@ def render_deck(deck: Deck, source: Path) -> tuple[str, int]:
     sections = []
     count = 0
     for column in split_slides(text):
-        slides = [render_slide(slide, deck, md) for slide in column]
+        slides = [section for slide in column for section in render_slide(slide, deck, md)]
         count += len(slides)
         if len(slides) == 1:
             sections.append(slides[0])
@@ -590,12 +659,10 @@ def copy_css_assets(source: Path, target: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Headless Chromium over the DevTools protocol (a pipe: no port, no websocket)
+# Debian's Chromium, headless, driven by Playwright (never a browser download)
 # ---------------------------------------------------------------------------------------------
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
+CHROMIUM_ARGS = (
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
@@ -607,7 +674,6 @@ CHROMIUM_FLAGS = (
     "--mute-audio",
     # The network is not used: no name resolves, so any attempt fails (and is seen failing).
     "--host-resolver-rules=MAP * ~NOTFOUND",
-    "--remote-debugging-pipe",
 )
 
 
@@ -618,174 +684,60 @@ def chromium_binary() -> str:
     raise SlideError("no chromium: run `make slides-setup` (installs Debian's chromium)")
 
 
-class Browser:
-    """Headless Chromium driven through --remote-debugging-pipe (fds 3 and 4)."""
-
-    def __init__(self, width: int = 1280, height: int = 720, timeout: float = 30.0) -> None:
-        self.width, self.height, self.timeout = width, height, timeout
-        self.profile = tempfile.TemporaryDirectory(prefix="slides-chromium-")
-        to_chrome_r, self._to_chrome = os.pipe()
-        self._from_chrome, from_chrome_w = os.pipe()
-        # Chromium reads commands on fd 3 and writes answers on fd 4 (set up in the child).
-        self.process = subprocess.Popen(
-            [
-                chromium_binary(),
-                *CHROMIUM_FLAGS,
-                f"--user-data-dir={self.profile.name}",
-                f"--window-size={width},{height}",
-                "about:blank",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            close_fds=False,  # our other fds are close-on-exec; 3 and 4 must stay
-            preexec_fn=functools.partial(_pipe_fds, to_chrome_r, from_chrome_w),
-        )
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
-        self.stderr: list[str] = []
-        self.events: list[dict[str, Any]] = []
-        self._answers: dict[int, queue.Queue[dict[str, Any]]] = {}
-        self._event_queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._lock = threading.Lock()
-        self._next_id = 0
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
-
-    def _read_stderr(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.stderr.append(line.decode(errors="replace").rstrip())
-
-    def _read(self) -> None:
-        buffer = b""
-        while chunk := os.read(self._from_chrome, 1 << 16):
-            buffer += chunk
-            *messages, buffer = buffer.split(b"\0")
-            for raw in messages:
-                message = json.loads(raw)
-                if "id" in message:
-                    with self._lock:
-                        answer = self._answers.get(message["id"])
-                    if answer is not None:
-                        answer.put(message)
-                else:
-                    self.events.append(message)
-                    self._event_queue.put(message)
-        self._event_queue.put(None)
-
-    def send(self, method: str, params: dict[str, Any] | None = None, session: str = "") -> Any:
-        with self._lock:
-            self._next_id += 1
-            number = self._next_id
-            answer: queue.Queue[dict[str, Any]] = queue.Queue()
-            self._answers[number] = answer
-        message: dict[str, Any] = {"id": number, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """The system's Chromium (Debian's /usr/bin/chromium) under Playwright, headless."""
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        raise SlideError("no playwright: run `make slides-setup`") from None
+    with sync_playwright() as playwright:
         try:
-            os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
-        except BrokenPipeError:
-            last = self.stderr[-1] if self.stderr else "no message"
-            raise SlideError(f"chromium is not running: {last}") from None
+            browser = playwright.chromium.launch(
+                executable_path=chromium_binary(), args=list(CHROMIUM_ARGS), timeout=60_000
+            )
+        except Error as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else "no message"
+            raise SlideError(f"chromium did not start: {first}") from None
         try:
-            reply = answer.get(timeout=self.timeout)
-        except queue.Empty:
-            if self.process.poll() is not None:
-                last = self.stderr[-1] if self.stderr else "no message"
-                raise SlideError(f"chromium ended ({self.process.returncode}): {last}") from None
-            raise SlideError(f"chromium did not answer {method} within {self.timeout}s") from None
-        if "error" in reply:
-            raise SlideError(f"chromium: {method}: {reply['error'].get('message')}")
-        return reply.get("result", {})
-
-    def wait_event(self, method: str, session: str = "") -> dict[str, Any]:
-        """The next event called method (for session), waiting at most the timeout."""
-        while True:
-            try:
-                event = self._event_queue.get(timeout=self.timeout)
-            except queue.Empty:
-                raise SlideError(f"chromium: no {method} within {self.timeout}s") from None
-            if event is None:
-                raise SlideError(f"chromium ended before {method}: {self.stderr[-3:]}")
-            if event["method"] == method and (not session or event.get("sessionId") == session):
-                return event
-
-    def attach(self, title: str) -> Page | None:
-        """The open page whose title contains title (the speaker view, say), if there is one."""
-        for target in self.send("Target.getTargets")["targetInfos"]:
-            if target["type"] == "page" and title in target["title"]:
-                params = {"targetId": target["targetId"], "flatten": True}
-                return Page(self, self.send("Target.attachToTarget", params)["sessionId"])
-        return None
-
-    def open(self, url: str) -> Page:
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
-        page = Page(self, session)
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.send(f"{domain}.enable", {}, session)
-        self.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False},
-            session,
-        )
-        page.navigate(url)
-        return page
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.send("Browser.close")
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._to_chrome)
-        self.profile.cleanup()
-
-    def __enter__(self) -> Browser:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _pipe_fds(read_end: int, write_end: int) -> None:
-    """In the child: put the pipe ends where --remote-debugging-pipe expects them."""
-    high_read = fcntl.fcntl(read_end, fcntl.F_DUPFD, 10)  # out of the way of 3 and 4 first
-    high_write = fcntl.fcntl(write_end, fcntl.F_DUPFD, 10)
-    os.dup2(high_read, 3)  # dup2 makes them inheritable across exec
-    os.dup2(high_write, 4)
+            yield browser
+        finally:
+            browser.close()
 
 
 @dataclass
-class Page:
-    browser: Browser
-    session: str
+class Tab:
+    """A page at the deck's size, and what went wrong in it: failed loads, console errors,
+    exceptions, and any request that is not for a local file."""
 
-    def navigate(self, url: str) -> None:
-        self.browser.send("Page.navigate", {"url": url}, self.session)
-        self.browser.wait_event("Page.loadEventFired", self.session)
+    page: Page
+    problems: list[str] = field(default_factory=list)
 
-    def evaluate(self, expression: str) -> Any:
-        """The value of a JavaScript expression (a promise is awaited)."""
-        result = self.browser.send(
-            "Runtime.evaluate",
-            {"expression": expression, "awaitPromise": True, "returnByValue": True},
-            self.session,
-        )
-        if "exceptionDetails" in result:
-            details = result["exceptionDetails"]
-            text = details.get("exception", {}).get("description") or details.get("text")
-            raise SlideError(f"javascript: {text}")
-        return result["result"].get("value")
+    @classmethod
+    def open(cls, browser: Browser, url: str, width: int = 1280, height: int = 720) -> Tab:
+        page = browser.new_page(viewport={"width": width, "height": height})
+        tab = cls(page)
+        page.on("requestfailed", tab._failed)
+        page.on("request", tab._request)
+        page.on("console", tab._console)
+        page.on("pageerror", lambda error: tab.problems.append(f"exception: {error}"))
+        page.goto(url, wait_until="load")
+        return tab
+
+    def _failed(self, request: Request) -> None:
+        self.problems.append(f"load failed: {request.failure} {request.url}")
+
+    def _request(self, request: Request) -> None:
+        if not request.url.startswith(("file:", "data:", "about:", "blob:")):
+            self.problems.append(f"network request: {request.url}")
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.problems.append(f"console: {message.text} {message.location.get('url', '')}")
 
     def wait_ready(self) -> None:
         """Until reveal.js says it is ready, then two frames so the slide is painted."""
-        self.evaluate(
+        self.page.evaluate(
             "new Promise((resolve) => {"
             "  const frames = () => requestAnimationFrame(() => requestAnimationFrame(resolve));"
             "  if (window.Reveal && Reveal.isReady()) frames();"
@@ -794,55 +746,10 @@ class Page:
             "})"
         )
 
-    def press(self, key: str) -> None:
-        """A key press, as the presenter's keyboard sends it (a user gesture: popups open)."""
-        code = f"Key{key.upper()}" if len(key) == 1 and key.isalpha() else key
-        for kind in ("keyDown", "keyUp"):
-            params: dict[str, Any] = {
-                "type": kind,
-                "key": key,
-                "code": code,
-                "text": key if kind == "keyDown" else "",
-            }
-            if len(key) == 1:
-                params["windowsVirtualKeyCode"] = ord(key.upper())
-            self.browser.send("Input.dispatchKeyEvent", params, self.session)
 
-    def screenshot(self) -> bytes:
-        result = self.browser.send("Page.captureScreenshot", {"format": "png"}, self.session)
-        return base64.b64decode(result["data"])
-
-    def pdf(self) -> bytes:
-        result = self.browser.send(
-            "Page.printToPDF",
-            {"printBackground": True, "preferCSSPageSize": True},
-            self.session,
-        )
-        return base64.b64decode(result["data"])
-
-    def problems(self) -> list[str]:
-        """Failed loads, console errors, exceptions and non-file requests seen in this page."""
-        found = []
-        for event in self.browser.events:
-            if event.get("sessionId") != self.session:
-                continue
-            method, params = event["method"], event.get("params", {})
-            if method == "Network.loadingFailed":
-                found.append(f"load failed: {params.get('errorText')} ({params.get('requestId')})")
-            elif method == "Network.requestWillBeSent":
-                url = params.get("request", {}).get("url", "")
-                if not url.startswith(("file:", "data:", "about:", "blob:")):
-                    found.append(f"network request: {url}")
-            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-                entry = params["entry"]
-                found.append(f"console: {entry.get('text')} {entry.get('url', '')}")
-            elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
-                args = " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
-                found.append(f"console.error: {args}")
-            elif method == "Runtime.exceptionThrown":
-                details = params["exceptionDetails"]
-                found.append(f"exception: {details.get('exception', {}).get('description')}")
-        return found
+def pdf_pages(data: bytes) -> int:
+    """The number of pages of a PDF as Chromium writes it (one /Type /Page object each)."""
+    return len(re.findall(rb"/Type\s*/Page\b", data))
 
 
 def print_pdf(deck: Path = OUT, out: Path = PDF) -> Path:
@@ -850,21 +757,16 @@ def print_pdf(deck: Path = OUT, out: Path = PDF) -> Path:
     index = deck / "index.html"
     if not index.is_file():
         raise SlideError(f"no deck in {rel(deck)}: run `make slides` first")
-    with Browser(timeout=120) as browser:
-        page = browser.open(index.resolve().as_uri() + "?print-pdf")
-        page.wait_ready()
-        page.evaluate(
-            "new Promise((resolve, reject) => { const t0 = Date.now(); (function poll() {"
-            "  if (document.querySelector('.pdf-page')) return resolve(true);"
-            "  if (Date.now() - t0 > 60000) return reject(new Error('no print layout'));"
-            "  requestAnimationFrame(poll); })(); })"
-        )
-        data = page.pdf()
-        if problems := page.problems():
-            raise SlideError(f"the deck did not load cleanly: {problems[0]}")
+    with chromium() as browser:
+        tab = Tab.open(browser, index.resolve().as_uri() + "?print-pdf")
+        tab.wait_ready()
+        tab.page.wait_for_selector(".pdf-page", state="attached", timeout=60_000)
+        data = tab.page.pdf(print_background=True, prefer_css_page_size=True)
+        if tab.problems:
+            raise SlideError(f"the deck did not load cleanly: {tab.problems[0]}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
-    print(f"{rel(out)}: {data.count(b'/Type /Page') - data.count(b'/Type /Pages')} pages")
+    print(f"{rel(out)}: {pdf_pages(data)} pages", flush=True)
     return out
 
 

@@ -6,8 +6,9 @@ Starts the step's receiver on the socket names from steps/steps.toml, a feeder
 that sends real data to them (tools/feeder.py), the step's client if it has one,
 and a private D-Bus daemon for the steps that need a bus (BUS=session uses yours).
 On a terminal with tmux, each program gets a pane and the bottom one is an
-interactive sender; otherwise their output is interleaved here, each line
-prefixed with the program's name. Ctrl-C (or --seconds) stops everything.
+interactive sender (inside tmux: in a new window of the session); otherwise
+their output is interleaved here, each line prefixed with the program's name.
+Ctrl-C (or --seconds) stops everything.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,13 +152,34 @@ def run_plain(step: table.Step, folder: Path, env: dict[str, str], seconds: floa
     return 0
 
 
-def tmux(*args: str, check: bool = True) -> None:
-    subprocess.run(["tmux", *args], check=check, stderr=None if check else subprocess.DEVNULL)
+def tmux(*args: str, check: bool = True) -> str:
+    result = subprocess.run(
+        ["tmux", *args], check=check, stdout=subprocess.PIPE, text=True,
+        stderr=None if check else subprocess.DEVNULL,
+    )  # fmt: skip
+    return result.stdout.strip()
 
 
-def run_tmux(step: table.Step, folder: Path, env: dict[str, str]) -> int:
-    """One pane per program, the bottom one an interactive sender; leave with Ctrl-b d."""
-    session = f"incoming-step-{step.n}"
+def panes(window: str) -> list[tuple[str, bool]]:
+    """The window's panes: (id, dead?); none once the window is gone."""
+    listed = tmux("list-panes", "-t", window, "-F", "#{pane_id} #{pane_dead}", check=False)
+    return [(line.split()[0], line.endswith(" 1")) for line in listed.splitlines()]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> None:
+    """Poll tmux for something no event tells us (a pane ending, a window closing)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def run_tmux(step: table.Step, folder: Path, env: dict[str, str], inside: bool) -> int:
+    """One pane per program, the bottom one an interactive sender.
+
+    Outside tmux: a session of its own, left with Ctrl-b d. Inside tmux (presenters live
+    there): a new window in the presenter's session, left with Ctrl-C in the sender.
+    """
+    name = f"incoming-step-{step.n}"
     python = shlex.quote(sys.executable)
     sockets = " ".join(shlex.quote(arg) for arg in receiver_args(step))
     here = [
@@ -164,25 +187,37 @@ def run_tmux(step: table.Step, folder: Path, env: dict[str, str]) -> int:
         str(folder),
         *([f"-e{bus.ENV_VAR}={env[bus.ENV_VAR]}"] if bus.ENV_VAR in env else []),
     ]
-    tmux("kill-session", "-t", session, check=False)
-    tmux("new-session", "-d", "-s", session, *here, f"{python} receiver.py {sockets}")
-    tmux("set-option", "-t", session, "remain-on-exit", "on")  # an error stays readable
+    receiver = f"{python} receiver.py {sockets}"
+    if inside:
+        window = tmux(
+            "new-window", "-P", "-F", "#{window_id}", "-n", f"step-{step.n}", *here, receiver
+        )
+    else:
+        tmux("kill-session", "-t", f"={name}", check=False)
+        tmux("new-session", "-d", "-s", name, "-n", f"step-{step.n}", *here, receiver)
+        window = f"={name}:"
+    tmux("set-option", "-w", "-t", window, "remain-on-exit", "on")  # an error stays readable
     if step.client:
         picture = " ".join(shlex.quote(arg) for arg in picture_args(step, None))
-        tmux("split-window", "-h", "-t", session, *here, f"{python} {step.client} {picture}")
+        tmux("split-window", "-h", "-t", window, *here, f"{python} {step.client} {picture}")
     sender = f"{python} sender.py {shlex.quote(step.sockets[0])}"
-    tmux("split-window", "-v", "-f", "-l", "30%", "-t", session, *here, sender)
-    tmux("set-option", "-t", session, "status-right-length", "100")
-    tmux(
-        "set-option", "-t", session, "status-right", f"step {step.n}: {step.title} | Ctrl-b d: stop"
-    )
+    tmux("split-window", "-v", "-f", "-l", "30%", "-t", window, *here, sender)
+    leave = "Ctrl-C in the sender: stop" if inside else "Ctrl-b d: stop"
+    tmux("set-option", "-w", "-t", window, "pane-border-status", "top")
+    title = f" step {step.n}: {step.title} | {leave} "
+    tmux("set-option", "-w", "-t", window, "pane-border-format", title)
     feeder = start_feeder(step, env, quiet=True)  # its errors would scribble over the panes
     try:
-        subprocess.run(["tmux", "attach-session", "-t", session])
+        if inside:  # until the sender ends (Ctrl-C, Ctrl-D) or the window is closed
+            wait_for(lambda: not panes(window) or panes(window)[-1][1], float("inf"))
+        else:
+            subprocess.run(["tmux", "attach-session", "-t", f"={name}"])
     finally:
-        for pane in range(3):  # Ctrl-C in every pane: the programs end cleanly
-            tmux("send-keys", "-t", f"{session}.{pane}", "C-c", check=False)
-        tmux("kill-session", "-t", session, check=False)
+        for pane, dead in panes(window):  # Ctrl-C in every pane: the programs end cleanly
+            if not dead:
+                tmux("send-keys", "-t", pane, "C-c", check=False)
+        wait_for(lambda: all(dead for _, dead in panes(window)), 5)
+        tmux("kill-window" if inside else "kill-session", "-t", window, check=False)
         stop([feeder])
     return 0
 
@@ -210,16 +245,12 @@ def main(argv: list[str]) -> int:
         return 1
     print(f"step {step.n}: {step.title}. {step.idea}", flush=True)
     use_tmux = (
-        sys.stdout.isatty()
-        and shutil.which("tmux")
-        and not os.environ.get("TMUX")
-        and not args.no_tmux
-        and not args.seconds
+        sys.stdout.isatty() and shutil.which("tmux") and not args.no_tmux and not args.seconds
     )
     try:
         with bus_for(step) as env:
             if use_tmux:
-                return run_tmux(step, folder, env)
+                return run_tmux(step, folder, env, inside=bool(os.environ.get("TMUX")))
             return run_plain(step, folder, env, args.seconds or None)
     except bus.BusError as error:
         print(f"stage: {error}", file=sys.stderr)

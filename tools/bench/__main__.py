@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools.bench import broker, cost, memfd, peers, pipeline, raw, report
+from tools.bench import broker, cost, filtering, memfd, peers, pipeline, raw, report
 from tools.bench.common import BenchError, Options, Results
 from tools.bus import BusError
 
@@ -19,6 +19,7 @@ PARTS = {
     "cost": cost.run,
     "broker": broker.run,
     "memfd": memfd.run,
+    "filtering": filtering.run,
 }
 
 

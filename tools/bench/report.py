@@ -25,6 +25,7 @@ TITLES = {
     "cost": "The cost of one method call (client -> server, through dbus-daemon)",
     "broker": "dbus-broker against dbus-daemon (sdbus client -> sdbus server)",
     "memfd": "A big payload: ms until the client holds it, as ay or as a sealed memfd (h)",
+    "filtering": "N sources at 250/s each: a client subscribed to all Messages vs with arg0='src0'",
 }
 
 
@@ -176,4 +177,7 @@ def charts(results: Results, env: dict[str, object], out: Path) -> list[Path]:
     from tools.bench import memfd  # a sweep over sizes: a line chart of its own
 
     written += memfd.chart(results, env, out)
+    from tools.bench import filtering  # N = 2, 4, 8 sources: panels of its own
+
+    written += filtering.chart(results, env, out)
     return written

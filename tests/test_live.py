@@ -1,0 +1,243 @@
+"""make live-N (the presenter) and make step-N inside tmux, driven through a real tmux.
+
+Each test has a tmux server of its own (tests/tmux_server.py); the presenter's
+keys go through an attached tmux client, as on stage; the editor's saves are real
+file writes into live/, as an editor's are. Waits are on what the panes show.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import wait_until
+from tests.tmux_server import Tmux, needs_tmux
+from tools import table
+from tools.live import Condenser, alive
+
+pytestmark = needs_tmux()
+GRADED = 240.0  # seconds a grader run may take on a busy machine (never hit when it works)
+STEP = table.get(3)  # no bus, a quick grader, one idea
+
+
+def descendants(pid: int) -> set[int]:
+    """pid's children, their children, ... (from /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found |= {child} | descendants(child)
+    return found
+
+
+@pytest.fixture
+def stage(tmp_path: Path) -> Iterator[tuple[Tmux, Path, Path]]:
+    """A presenter's terminal (a tmux of our own), live/ and the runtime folder in tmp_path."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    live = tmp_path / "live"
+    editor = "vim -n" if shutil.which("vim") else "cat"
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "INCOMING_LIVE": str(live)}
+    tmux = Tmux({**env, "EDITOR": editor})
+    try:
+        yield tmux, live, runtime
+    finally:
+        tmux.kill()
+
+
+def program_pids(tmux: Tmux, window: str) -> set[int]:
+    """Every process of a live window: the runner, the pane supervisors, what they started."""
+    runner = int(tmux("show-options", "-w", "-v", "-t", window, "@incoming_live"))
+    panes = {int(pid) for pid in tmux("list-panes", "-t", window, "-F", "#{pane_pid}").split()}
+    pids = {runner} | panes
+    for pid in list(pids):
+        pids |= descendants(pid)
+    return pids
+
+
+def test_live_save_grade_syntax_error_swap_and_detach(stage: tuple[Tmux, Path, Path]) -> None:
+    tmux, live, runtime = stage
+    mine = live / STEP.dir / "receiver.py"
+    finished = (STEP.folder() / "receiver.py").read_text()
+    command = f"cd {table.ROOT} && env -u TMUX make --no-print-directory live-{STEP.n}"
+    tmux("new-session", "-d", "-s", "presenter", "-x", "200", "-y", "50",
+         f"{command}; echo make-ended-$?; sleep 300")  # fmt: skip
+    status = tmux.pane(f"step {STEP.n}: status", 60)
+    receiver = tmux.pane("receiver", 10)
+    assert mine.read_text() == (table.get(2).folder() / "receiver.py").read_text()
+
+    # the starting copy is step 02: the idea does not work yet, the basics do
+    shown = tmux.wait_for(status, "does not work yet", GRADED)
+    assert re.search(r"✗ one thread receives on an event loop", shown), shown
+    tmux.wait_for(receiver, "incoming: hello #", 30)  # the feeder's data, through step 02
+
+    # saving the finished step's file: the receiver restarts, the status turns to passed
+    mine.write_text(finished)
+    tmux.wait_for(receiver, "--- receiver: restarted ---", 30, history=True)
+    shown = tmux.wait_for(status, f"✔ step {STEP.n} works", GRADED)
+    assert "✓ one thread receives on an event loop" in shown and "✓ the basics" in shown
+
+    # a syntax error: one line in the status and in the receiver's pane, no traceback
+    mine.write_text(finished + "\ndef broken(:\n")
+    error = f"receiver.py:{finished.count(chr(10)) + 2}: SyntaxError"
+    shown = tmux.wait_for(status, error, 30)
+    assert [line for line in shown.splitlines() if line.strip()] == [
+        line for line in shown.splitlines() if error in line
+    ], shown  # that one line and nothing else
+    shown = tmux.wait_for(receiver, f"✗ {error}", 30)
+    assert "Traceback" not in tmux.capture(receiver, history=True)
+
+    # the next good save recovers
+    mine.write_text(finished.replace("import asyncio", "import asyncio  # fixed", 1))
+    tmux.wait_for(status, f"✔ step {STEP.n} works", GRADED)
+    tmux.wait_for(receiver, "incoming: hello #", 30)
+
+    # Ctrl-b S swaps in the finished step (the keys go through the attached client), and back
+    mine.write_text(finished.replace("asyncio.run(main())", "main()"))  # broken on purpose
+    tmux.wait_for(status, "does not work yet", GRADED)
+    tmux("send-keys", "-t", "presenter", "C-b", "S")
+    shown = tmux.wait_for(status, f"the FINISHED step: steps/{STEP.dir}", 30)
+    tmux.wait_for(status, f"✔ step {STEP.n} works", GRADED)
+    tmux("send-keys", "-t", "presenter", "C-b", "S")
+    tmux.wait_for(status, f"yours: live/{STEP.dir}", 30)
+    tmux.wait_for(status, "does not work yet", GRADED)
+
+    # Ctrl-b d: make ends, and everything it started with it
+    window = f"=incoming-live-{STEP.n}:"
+    pids = program_pids(tmux, window)
+    assert len(pids) >= 6, pids  # runner, feeder, editor, receiver, its supervisor, sender...
+    tmux("send-keys", "-t", "presenter", "C-b", "d")
+    tmux.wait_for("presenter", "make-ended-0", 60)
+    assert f"incoming-live-{STEP.n}" not in tmux("list-sessions")
+    wait_until(lambda: not any(alive(pid) for pid in pids), "every live process to end", 30)
+    wait_until(lambda: not list(runtime.iterdir()), "the socket files to go", 10)
+    assert mine.exists(), "live/ is kept"
+
+
+def test_live_solved_inside_tmux_opens_a_window_and_q_closes_it(
+    stage: tuple[Tmux, Path, Path],
+) -> None:
+    tmux, live, runtime = stage
+    tmux("new-session", "-d", "-s", "presenter", "-x", "200", "-y", "50")
+    tmux("send-keys", "-t", "presenter", f"cd {table.ROOT}", "Enter")
+    typed = f"make --no-print-directory live-{STEP.n} SOLVED=1; echo make-ended-$?"
+    tmux("send-keys", "-t", "presenter", typed, "Enter")
+    tmux.wait_for("presenter:0", "make-ended-0", 60)  # inside tmux: it opens a window and returns
+    assert f"live-{STEP.n}" in tmux("list-windows", "-t", "presenter")
+    status = tmux.pane(f"step {STEP.n}: status", 30)
+    shown = tmux.wait_for(status, f"✔ step {STEP.n} works", GRADED)
+    assert f"the FINISHED step: steps/{STEP.dir}" in shown
+    pids = program_pids(tmux, status)
+    tmux("send-keys", "-t", status, "q")
+    wait_until(lambda: f"live-{STEP.n}" not in tmux("list-windows", "-t", "presenter"),
+               "the live window to close", 30)  # fmt: skip
+    wait_until(lambda: not any(alive(pid) for pid in pids), "every live process to end", 30)
+    assert "presenter" in tmux("list-sessions"), "the presenter's own session stays"
+    assert not list(runtime.iterdir()), "socket files left behind"
+    assert tmux("list-keys", "-T", "prefix", "S") == "", "Ctrl-b S is unbound again"
+
+
+def test_live_reset_makes_a_fresh_copy(tmp_path: Path) -> None:
+    env = {**os.environ, "INCOMING_LIVE": str(tmp_path / "live")}
+    run = ["make", "--no-print-directory", "live-reset", f"N={STEP.n}"]
+    mine = tmp_path / "live" / STEP.dir / "receiver.py"
+    subprocess.run(run, cwd=table.ROOT, env=env, check=True, capture_output=True)
+    mine.write_text("# my own edits\n")
+    result = subprocess.run(run, cwd=table.ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert mine.read_text() == (table.get(STEP.n - 1).folder() / "receiver.py").read_text()
+
+
+def test_step_target_inside_tmux_opens_a_window_in_the_session(
+    stage: tuple[Tmux, Path, Path],
+) -> None:
+    """make step-4 typed in a tmux pane: a new window there, not interleaved output."""
+    tmux, live, runtime = stage
+    tmux("new-session", "-d", "-s", "presenter", "-x", "200", "-y", "50")
+    tmux("send-keys", "-t", "presenter", f"cd {table.ROOT}", "Enter")
+    typed = "make --no-print-directory step-4; echo make-ended-$?"
+    tmux("send-keys", "-t", "presenter", typed, "Enter")
+    wait_until(lambda: "step-4" in tmux("list-windows", "-t", "presenter"), "the step-4 window")
+    tmux.wait_for("presenter:step-4.0", "sine: ", 60)
+    tmux.wait_for("presenter:step-4.1", "message (utf-8 please):", 30)
+    tmux("send-keys", "-t", "presenter:step-4.1", "typed in tmux", "Enter")
+    tmux.wait_for("presenter:step-4.0", "load: typed in tmux", 30, history=True)
+    assert "receiver |" not in tmux.capture("presenter:0", history=True), "interleaved output"
+    tmux("send-keys", "-t", "presenter:step-4.1", "C-c")  # Ctrl-C in the sender: stop
+    tmux.wait_for("presenter:0", "make-ended-0", 30)
+    assert "step-4" not in tmux("list-windows", "-t", "presenter")
+    wait_until(lambda: not list(runtime.iterdir()), "the socket files to go", 10)
+
+
+# --- the pane supervisor's one-line errors, on real programs ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("x = 1\ndef f(:\n    pass\n", r"^✗ prog\.py:2: SyntaxError: "),
+        (
+            "def f():\n    return 1 / 0\n\nf()\n",
+            r"^✗ prog\.py:2: ZeroDivisionError: division by zero$",
+        ),
+        (
+            "try:\n    {}['k']\nexcept KeyError:\n    undefined_name\n",
+            r"^✗ prog\.py:4: NameError: name 'undefined_name' is not defined$",
+        ),
+        ("import sys\nprint('plain', file=sys.stderr)\n", r"^plain$"),
+    ],
+    ids=["syntax", "runtime", "chained", "plain-stderr"],
+)
+def test_a_traceback_becomes_one_line(tmp_path: Path, source: str, expected: str) -> None:
+    (tmp_path / "prog.py").write_text(textwrap.dedent(source))
+    child = subprocess.Popen(
+        [sys.executable, "prog.py"], cwd=tmp_path, stderr=subprocess.PIPE, text=False
+    )
+    out = tmp_path / "out.txt"
+    with out.open("w") as sink:
+        assert child.stderr is not None
+        condenser = Condenser(child.stderr, tmp_path, sink)
+        child.wait(timeout=30)
+        condenser.thread.join(timeout=10)
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in out.read_text().splitlines()]
+    assert len(lines) == 1 and re.search(expected, lines[0]), lines
+
+
+def test_supervisor_restarts_its_program_and_stops_it_cleanly(tmp_path: Path) -> None:
+    folder = tmp_path / "step"
+    folder.mkdir()
+    (folder / "prog.py").write_text("import time\nprint('started', flush=True)\ntime.sleep(600)\n")
+    active = tmp_path / "active"
+    active.write_text(f"{folder}\n")
+    out = tmp_path / "out.txt"
+    with out.open("w") as sink:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "tools.live", "pane", "prog", str(active), "--", "prog.py"],
+            cwd=table.ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: out.read_text().count("started") == 1, "the program to start")
+        first = descendants(supervisor.pid)
+        supervisor.send_signal(signal.SIGUSR1)  # what a save does
+        wait_until(lambda: out.read_text().count("started") == 2, "the program to restart")
+        assert not any(alive(pid) for pid in first), "the old program still runs"
+        second = descendants(supervisor.pid)
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=20) == 0
+        assert not any(alive(pid) for pid in second)
+    finally:
+        supervisor.kill()
