@@ -18,5 +18,5 @@ $(BENCH_STAMP): requirements-bench.txt $(STAMP)
 bench: bench-setup ## measure the talk's claims (~2 min): table, build/bench/bench.json, charts (PIN=1: one CPU)
 	@$(PY) -m tools.bench $(if $(PIN),--pin)
 
-bench-quick: bench-setup ## the same benchmark in well under 30 s (fewer, shorter repeats)
+bench-quick: bench-setup ## the same benchmark in about a minute (fewer, shorter repeats)
 	@$(PY) -m tools.bench --quick $(if $(PIN),--pin)

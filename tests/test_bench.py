@@ -13,13 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from tools.bench import memfd, peers
+from tools.bench import breakdown, memfd, peers, pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 240  # seconds: --quick takes well under 30 s; this is only for a hang
 
 RAW = ["blocking", "sock_recv", "reader", "rtt"]
-PIPELINE = ["throughput", "latency-p50", "latency-p99"]
+STEPS = [pipeline.label(n) for n in pipeline.STEPS]  # "step 06", "step 10"
+PIPELINE = [f"{s}/{m}" for s in STEPS for m in ["throughput", "latency-p50", "latency-p99"]]
+PIPELINE.append(f"{pipeline.CEILING}/throughput")
+BREAKDOWN = [f"{s}/{k}" for s in STEPS for k in [*breakdown.KINDS, *breakdown.CPU, "wakeups"]]
+COUNTED = {*breakdown.KINDS, "sleeps", "writes untraced"}  # counts per message: may be 0
 COST_PAIRS = ["sdbus->sdbus", "sdbus->dbus-fast", "sdbus->dbus-python"]
 METRICS = ["client/ctxsw", "server/ctxsw", "daemon/ctxsw", "total/ctxsw"]
 STRACE = ["client/syscalls", "server/syscalls", "daemon/syscalls"]
@@ -53,6 +57,8 @@ def expected() -> dict[str, list[str]]:
         "servers": [f"{s}/{k}" for s in peers.SERVERS for k in kinds],
         "cost": [f"{p}/{m}" for p in COST_PAIRS for m in METRICS + STRACE],
         "memfd": [f"{w}/{memfd.label(n)}" for n in memfd.QUICK_SIZES for w in memfd.WAYS],
+        "pipeline": PIPELINE,
+        "breakdown": BREAKDOWN,
     }
 
 
@@ -72,10 +78,12 @@ def test_every_figure_is_measured_and_positive(quick: tuple[dict, Path, str]) ->
         for name in names:
             figure = found.get((section, name))
             assert figure is not None, f"no figure {section}/{name}; skipped: {data['skipped']}"
-            assert figure["median"] > 0, f"{section}/{name}: median {figure['median']}"
-            assert figure["repeats"] and all(v > 0 for v in figure["repeats"]), figure
     for (section, name), figure in found.items():
+        if section == "breakdown" and name.split("/")[1] in COUNTED:  # may be none of a kind
+            assert figure["median"] >= 0, f"{section}/{name} is negative: {figure}"
+            continue
         assert figure["median"] > 0, f"{section}/{name} is not positive: {figure}"
+        assert figure["repeats"] and all(v > 0 for v in figure["repeats"]), figure
 
 
 @pytest.mark.slow
@@ -89,6 +97,14 @@ def test_medians_of_repeats_and_ratios_to_a_baseline(quick: tuple[dict, Path, st
     assert found["clients", "jeepney/signals"]["baseline"] == "sdbus/signals"
     assert found["clients", "jeepney/signals"]["ratio"] > 0
     assert found["cost", "sdbus->sdbus/total/ctxsw"]["baseline"] == "the seeds' 4"
+    old, new = STEPS
+    assert found["pipeline", f"{old}/throughput"]["baseline"] == "raw/blocking"
+    for name in ("throughput", "latency-p50", "latency-p99"):  # step 10 against step 06
+        assert found["pipeline", f"{new}/{name}"]["baseline"] == f"{old}/{name}"
+        assert found["pipeline", f"{new}/{name}"]["ratio"] > 0
+    assert found["pipeline", f"{new}/throughput"]["extra"]["of_ceiling"] > 0
+    for step in STEPS:  # every datagram is one recvmsg that got it
+        assert found["breakdown", f"{step}/recvmsg"]["median"] >= 1
 
 
 @pytest.mark.slow
@@ -97,10 +113,6 @@ def test_skips_say_why(quick: tuple[dict, Path, str]) -> None:
     found, skips = figures(data), skipped(data)
     for name in BLOCKING_ONLY:
         assert skips.get(("clients", name)), f"clients/{name} should be skipped with a reason"
-    for name in PIPELINE:  # measured once step 06 exists; otherwise skipped, saying why
-        measured = ("pipeline", name) in found
-        said_why = skips.get(("pipeline", name)) or skips.get(("pipeline", "all"))
-        assert measured or said_why, f"pipeline/{name}: neither measured nor skipped with a reason"
     if ("broker", "dbus-broker/calls1") not in found:
         assert skips.get(("broker", "dbus-broker")), "dbus-broker neither measured nor explained"
 
@@ -112,12 +124,12 @@ def test_json_environment_table_and_charts(quick: tuple[dict, Path, str]) -> Non
     assert env["cpus"] > 0 and env["pinning"] == "scheduler" and env["quick"] is True
     assert env["versions"]["sdbus"] and env["versions"]["dbus-fast"] and env["versions"]["jeepney"]
     assert "scheduler" in stdout.splitlines()[0]
-    for line in ("blocking", "sdbus/calls1", "dbus-python/signals", "sdbus->sdbus/total/ctxsw"):
+    lines = ["blocking", "sdbus/calls1", "dbus-python/signals", "sdbus->sdbus/total/ctxsw"]
+    lines += [f"{STEPS[1]}/throughput", f"{STEPS[0]}/syscalls", "of the sdbus ceiling"]
+    for line in lines:
         assert line in stdout, f"{line} missing from the table"
     charts = ["raw.png", "clients.png", "servers.png", "cost-ctxsw.png", "cost-syscalls.png"]
-    charts.append("memfd.png")
-    if any(f["section"] == "pipeline" for f in data["figures"]):
-        charts.append("pipeline.png")
+    charts += ["memfd.png", "pipeline.png", "breakdown.png"]
     if any(f["section"] == "broker" for f in data["figures"]):
         charts.append("broker.png")
     for chart in charts:

@@ -167,9 +167,24 @@ EXPECTED: dict[str, dict[str, list[Expectation]]] = {
         "stopped": [r"still running: \[\]"],
         "check": unsolved(9),
     },
+    "10_fast_path": {
+        "burst": [r"load: 200 lines, the last: reading 199"],
+        "strace": [
+            r"summary: step 09: .*one datagram per wakeup",
+            r"summary: step 10: .*drains up to \d+ datagrams per socket per wakeup",
+            r"^one recvmsg per socket per wakeup$",
+            r"^several recvmsg per socket per wakeup: it drains the socket$",
+        ],
+        "stopped": [r"still running: \[\]"],
+        "check": unsolved(10),
+    },
 }
 # The cells that must show a picture (headless: PNG), per notebook.
-PICTURES = {"08_live_plot": ["plot", "client"], "09_kernel_facts": ["client"]}
+PICTURES = {
+    "08_live_plot": ["plot", "client"],
+    "09_kernel_facts": ["client"],
+    "10_fast_path": ["figures"],
+}
 
 
 def text_of(cell: Any) -> str:

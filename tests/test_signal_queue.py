@@ -5,8 +5,9 @@ asks asyncio to watch for "writable" only in bus.process(), which runs when
 something arrives. A tight burst of signals on one CPU (bus, server and client
 pinned together, so the daemon cannot keep up) leaves the tail in the queue
 until some other message pokes the server. Step 06's publish() calls process()
-after each emit; these tests show that it delivers everything, and that
-without that call the same burst does not arrive.
+after each emit; these tests show that it delivers everything, that step 10's
+one flush per batch of emits does too, and that without the call the same
+burst does not arrive.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def pin() -> None:
     os.sched_setaffinity(0, ONE_CPU)
 
 
-def run_burst(folder: Path, tmp_path: Path, patience: float) -> int:
+def run_burst(folder: Path, tmp_path: Path, patience: float, batch: int = 0) -> int:
     """How many of COUNT burst signals a listener gets, with no message to the server after."""
     with bus.private_bus(tmp_path / "bus") as private:
         assert private.process is not None
@@ -51,7 +52,7 @@ def run_burst(folder: Path, tmp_path: Path, patience: float) -> int:
         try:
             listener.expect("^subscribed$")
             server = Program(
-                [sys.executable, "-m", "tests.dbus_burst", str(folder), str(COUNT)],
+                [sys.executable, "-m", "tests.dbus_burst", str(folder), str(COUNT), str(batch)],
                 env=private.env,
                 preexec=pin,
             )
@@ -67,6 +68,25 @@ def run_burst(folder: Path, tmp_path: Path, patience: float) -> int:
 def test_a_burst_arrives_whole_without_a_poke(tmp_path: Path) -> None:
     received = run_burst(table.get(6).folder(table.ROOT / "steps"), tmp_path, patience=60)
     assert received == COUNT, f"{COUNT - received} of {COUNT} signals held back in sd-bus's queue"
+
+
+def test_step_10s_batches_arrive_whole_with_one_flush_each(tmp_path: Path) -> None:
+    """Step 10 flushes once per batch (publish(..., flush=False), then flush_bus()): enough."""
+    folder = table.get(10).folder(table.ROOT / "steps")
+    received = run_burst(folder, tmp_path, patience=60, batch=64)
+    assert received == COUNT, f"{COUNT - received} of {COUNT} signals held back in sd-bus's queue"
+
+
+def test_step_10s_batches_without_the_flush_are_held_back(tmp_path: Path) -> None:
+    """The batched test above can fail: the same batches, flush_bus() doing nothing."""
+    folder = tmp_path / "unflushed"
+    shutil.copytree(table.get(10).folder(table.ROOT / "steps"), folder)
+    interface = folder / "interface.py"
+    source = interface.read_text()
+    flush = "    sdbus.get_default_bus().process()\n"
+    assert source.count(flush) == 1
+    interface.write_text(source.replace(flush, "    pass\n"))
+    assert run_burst(folder, tmp_path, patience=5, batch=64) < COUNT
 
 
 def test_without_the_process_call_the_same_burst_is_held_back(tmp_path: Path) -> None:

@@ -48,8 +48,9 @@ def test_live_run_shows_the_reference_pattern(step: table.Step) -> None:
 
 
 # The comparison can fail: the same sockets, received by a neighbour's receiver,
-# give a different pattern (threads blocked in recvmsg vs one thread in epoll_wait).
-SWAPPED = [(2, 4), (4, 2), (1, 3), (3, 1)]
+# give a different pattern (threads blocked in recvmsg vs one thread in epoll_wait;
+# one datagram per wakeup vs draining the socket).
+SWAPPED = [(2, 4), (4, 2), (1, 3), (3, 1), (9, 10), (10, 9)]
 
 
 @pytest.mark.parametrize("n, folder_of", SWAPPED, ids=[f"step-{n}-as-{m}" for n, m in SWAPPED])
@@ -86,7 +87,9 @@ def test_step_04_waits_in_one_epoll_loop() -> None:
     assert main.waits_in is not None, text
     assert strace_demo.SAME_AS.get(main.waits_in.name, main.waits_in.name) == "epoll_wait", text
     assert sorted(main.received) == sorted(step.sockets), text
-    assert all(n == strace_demo.MESSAGES for n in main.received.values()), text
+    sent = strace_demo.MESSAGES + strace_demo.BURST
+    assert all(n == sent for n in main.received.values()), text
+    assert main.most_per_wakeup == 1, text  # even with the burst waiting: one per wakeup
     assert main.recv_after_ready is True, text
     assert "1 thread, " in text and "recvmsg only after epoll_wait reported" in text
 
@@ -110,7 +113,31 @@ def test_a_receive_without_readiness_is_noticed() -> None:
         "threads: 1",
         "main thread: waits in epoll_wait; received from load, sine",
         "some recvmsg came before epoll_wait reported its socket readable",
+        "one recvmsg per socket per wakeup",
     ]
+
+
+def test_draining_after_one_report_is_seen_and_an_eagain_ends_it() -> None:
+    """Several recvmsg after one epoll_wait: a drain; after EAGAIN, it needs a new report."""
+    loop = (
+        "epoll_wait(3<anon_inode:[eventpoll]>, [{events=EPOLLIN, data={u32=6, u64=6}}], 3, -1) = 1"  # noqa: E501
+    )
+    got = 'recvmsg(6<UNIX:[1,"/t/load"]>, {msg_name=0x1, msg_namelen=110 => 0, msg_iov=[{iov_base="a", iov_len=1024}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, MSG_DONTWAIT) = 1'  # noqa: E501
+    eagain = 'recvmsg(6<UNIX:[1,"/t/load"]>, {msg_namelen=110}, MSG_DONTWAIT) = -1 EAGAIN (Resource temporarily unavailable)'  # noqa: E501
+
+    def rows(*calls: str) -> list[str]:
+        trace = "\n".join(f"100 10:00:00.{i:06d} {call}" for i, call in enumerate(calls, 1))
+        recording = strace_demo.Recording(trace, 100, {"/t/load": "load"}, ("load",), "SIGINT")
+        return strace_demo.pattern(strace_demo.analyse(recording))[2:]
+
+    assert rows(loop, got, got, got, eagain) == [
+        "every recvmsg came after epoll_wait reported its socket readable",
+        "several recvmsg per socket per wakeup: it drains the socket",
+    ]
+    assert rows(loop, got, eagain, got)[0] == (
+        "some recvmsg came before epoll_wait reported its socket readable"
+    )
+    assert rows(loop, got, loop, got)[1] == "one recvmsg per socket per wakeup"
 
 
 def run_tool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -148,6 +175,7 @@ def test_make_strace_prints_excerpt_and_summary() -> None:
         (["two"], "invalid int value"),
         (["2", "--steps", "/nonexistent"], "no folder /nonexistent/"),
         (["2", "--messages", "0"], "at least 1"),
+        (["2", "--burst", "99"], "--burst must be 0 to 8"),
         (["4", "--can", "vcan0"], "step 4 has no --can"),
         (["5", "--can", "vcan0", "--save"], "--save writes the reference"),
     ],

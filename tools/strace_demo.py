@@ -1,20 +1,23 @@
 """`make strace-N`: watch step N's receiver wait, under `strace -f`.
 
-    python3 -m tools.strace_demo N [--steps DIR] [--messages K] [--trace FILE] [--save]
+    python3 -m tools.strace_demo N [--steps DIR] [--messages K] [--burst B] [--trace FILE] [--save]
                                    [--can IFACE]
 
 Runs step N's receiver on its sockets (from steps/steps.toml; the files go to a
 temporary folder) under `strace -f`, traced for the calls a program waits in
 (recvmsg, epoll_wait, poll, select, futex) and the ones that start threads.
 Once it listens, sends K datagrams to each socket, one at a time, waiting for
-the receiver to print each; then waits until every thread sits in a system
-call, and stops it with SIGINT as Ctrl-C would. It prints a short excerpt of
-the trace and a summary of where each thread (pid) waited, and how often:
+the receiver to print each; then the load: B more to each socket at once, while
+the receiver is stopped (SIGSTOP), so that they all wait for it when it goes on
+(SIGCONT). Then it waits until every thread sits in a system call, and stops it
+with SIGINT as Ctrl-C would. It prints a short excerpt of the trace and a
+summary of where each thread (pid) waited, and how often:
 
     step 02: 3 threads: the main thread waits (futex),
              2 threads each blocked in their own recvmsg
     step 04: 1 thread, 15 epoll_wait calls,
-             recvmsg only after epoll_wait reported the socket readable
+             recvmsg only after epoll_wait reported the socket readable, one per wakeup
+    step 10: ..., up to 8 recvmsg per socket per wakeup (it drains the socket)
 
 The last block it prints, the pattern, leaves out what changes from run to run
 (pids, times, counts). --save writes the output to tests/strace/step-NN.txt, the
@@ -50,10 +53,11 @@ from tools import bus, can_sim, table
 
 REFERENCE_DIR = table.ROOT / "tests" / "strace"
 PATTERN_HEADER = "pattern (what tests/test_strace_demo.py compares with the reference):"
-MESSAGES = 3  # datagrams per socket
+MESSAGES = 3  # datagrams per socket, one at a time
+BURST = 8  # datagrams per socket at once, while the receiver is stopped (Linux queues >= 10)
 START_TIMEOUT = 30.0  # seconds for the receiver to listen on all its sockets, under strace
 TIMEOUT = 10.0  # seconds for anything else: a datagram printed, every thread waiting, exit
-EXCERPT_LINES = 24
+EXCERPT_LINES = 32  # a few from the start, the most from the end: the burst and the stop
 
 RECV = ("recvmsg", "recvfrom", "recvmmsg")
 LOOP = ("epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6")
@@ -110,6 +114,7 @@ class Recording:
     names: dict[str, str]  # socket path -> its name in the steps table (or "bus")
     sockets: tuple[str, ...]  # the step's own sockets, the ones we sent datagrams to
     stop_signal: str
+    burst: int = 0  # datagrams per socket sent at once while the receiver was stopped
 
 
 def child_of(parent: int) -> int | None:
@@ -180,6 +185,7 @@ def record(
     folder: Path,
     messages: int = MESSAGES,
     stop: int = signal.SIGINT,
+    burst: int = BURST,
     can: str | None = None,
 ) -> Recording:
     """Run step's receiver (from folder) under strace, send it datagrams (and frames), stop it."""
@@ -249,10 +255,12 @@ def record(
                             payload = f"{name} {i}"
                             sock.sendto(payload.encode(), os.path.join(tmp, name))
                             stdout.expect(re.escape(payload) + "$", TIMEOUT, f"'{payload}' printed")
-                for i in range(1, messages + 1 if can else 1):  # as many frames, one by one
-                    frame = f"{0x100 + i:03X}#{i:02X}"
-                    can_sim.send([can_sim.parse(frame)], str(can))
-                    stdout.expect(f"^{can}: {frame}$", TIMEOUT, f"'{can}: {frame}' printed")
+                    for i in range(1, messages + 1 if can else 1):  # as many frames, one by one
+                        frame = f"{0x100 + i:03X}#{i:02X}"
+                        can_sim.send([can_sim.parse(frame)], str(can))
+                        stdout.expect(f"^{can}: {frame}$", TIMEOUT, f"'{can}: {frame}' printed")
+                    if burst:
+                        send_burst(sock, pid, step.sockets, Path(tmp), burst, stdout)
                 wait_until_all_wait(pid, TIMEOUT)
                 os.kill(pid, stop)
                 process.wait(timeout=TIMEOUT)
@@ -272,7 +280,26 @@ def record(
             names,
             (*step.sockets, *((can,) if can else ())),
             signal.Signals(stop).name,
+            burst,
         )
+
+
+def send_burst(
+    sock: socket.socket, pid: int, names: tuple[str, ...], folder: Path, burst: int, out: Lines
+) -> None:
+    """burst datagrams to each socket while the receiver is stopped: all there when it goes on."""
+    wait_until_all_wait(pid, TIMEOUT)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for name in names:
+            for i in range(1, burst + 1):
+                sock.sendto(f"{name} burst {i}".encode(), str(folder / name))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    left = set(names)
+    while left:
+        line = out.expect(rf" burst {burst}$", TIMEOUT, "the burst's last datagram printed")
+        left -= {name for name in names if line.endswith(f"{name} burst {burst}")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,6 +425,7 @@ class Thread:
     loop_ready: int = 0  # of those, the ones that reported a socket readable
     futex_waits: int = 0
     recv_after_ready: bool | None = None  # None: it never used an event loop call
+    most_per_wakeup: int = 0  # datagrams from one of our sockets between two loop calls
 
 
 @dataclass
@@ -491,9 +519,11 @@ def analyse(recording: Recording) -> Analysis:
         if call.pid in threads and call.start < stop:
             threads[call.pid].calls.append(call)
     for thread in threads.values():
-        ready: set[int] = set()
+        ready: set[int] = set()  # reported readable, and no EAGAIN from it since
+        since_wakeup: Counter[int] = Counter()  # datagrams per socket since the last loop call
         for call in thread.calls:
             if call.name in LOOP:
+                since_wakeup.clear()
                 thread.loop_calls[call.name] += 1
                 timeout = call.arg(TIMEOUT_ARG.get(call.name, 2))
                 thread.loop_blocking += timeout not in ("0", "{tv_sec=0, tv_nsec=0}")
@@ -509,7 +539,10 @@ def analyse(recording: Recording) -> Analysis:
                     thread.received[fd_names[fd]] += 1
                     if fd_names[fd] in recording.sockets and thread.recv_after_ready is not None:
                         thread.recv_after_ready &= fd in ready
-                        ready.discard(fd)
+                        since_wakeup[fd] += 1
+                        thread.most_per_wakeup = max(thread.most_per_wakeup, since_wakeup[fd])
+                elif call.error == "EAGAIN" and fd is not None:
+                    ready.discard(fd)  # drained: the next recvmsg needs a new report
             elif call.name == "futex" and re.search(r"FUTEX_(WAIT|LOCK_PI)", call.arg(1)):
                 thread.futex_waits += 1
         # Where it was when the signal came: its last waiting call (normally it is still in it,
@@ -543,7 +576,15 @@ def pattern(analysis: Analysis) -> list[str]:
                 lines.append(f"every {recv} came after {loop} reported its socket readable")
             else:
                 lines.append(f"some {recv} came before {loop} reported its socket readable")
+            lines.append(per_wakeup(thread, recv))
     return lines
+
+
+def per_wakeup(thread: Thread, recv: str = "recvmsg") -> str:
+    """One datagram per turn of the loop, or several (it drains the socket)."""
+    if thread.most_per_wakeup > 1:
+        return f"several {recv} per socket per wakeup: it drains the socket"
+    return f"one {recv} per socket per wakeup"
 
 
 def headline(step: table.Step, analysis: Analysis) -> str:
@@ -566,6 +607,10 @@ def headline(step: table.Step, analysis: Analysis) -> str:
             else:
                 parts.append(f"{n} thread{'s' * (n > 1)} blocked in {name}")
         text = f"{count} threads: the main thread waits ({main_waits}), " + ", ".join(parts)
+        if main.loop_calls and main.most_per_wakeup > 1:
+            text += f"; it drains up to {main.most_per_wakeup} datagrams per socket per wakeup"
+        elif main.loop_calls and main.most_per_wakeup == 1:
+            text += "; one datagram per wakeup"
     elif main.loop_calls:
         loop, calls = main.loop_calls.most_common(1)[0]
         recv = main.recv_calls.most_common(1)[0][0] if main.recv_calls else "recvmsg"
@@ -574,6 +619,10 @@ def headline(step: table.Step, analysis: Analysis) -> str:
             text += f"{recv} only after {loop} reported the socket readable"
         else:
             text += f"but {recv} without {loop} reporting the socket readable"
+        if main.most_per_wakeup > 1:
+            text += f", up to {main.most_per_wakeup} per socket per wakeup"
+        elif main.most_per_wakeup == 1:
+            text += ", one datagram per wakeup"
     elif main.waits_in:
         text = f"1 thread, blocked in {wait_name(main.waits_in, analysis.fd_names)}"
     else:
@@ -592,6 +641,8 @@ def thread_line(thread: Thread, analysis: Analysis) -> str:
     for name, calls in thread.recv_calls.items():
         got = ", ".join(f"{n} from {sock}" for sock, n in sorted(thread.received.items()))
         lines.append(f"      {name} ×{calls}" + (f": {got}" if got else ""))
+    if thread.most_per_wakeup:
+        lines.append(f"      most datagrams from one socket per wakeup: {thread.most_per_wakeup}")
     if thread.futex_waits:
         lines.append(f"      futex waits ×{thread.futex_waits}")
     for name, calls in Counter(c.name for c in thread.calls if c.name in SLEEP).items():
@@ -666,7 +717,7 @@ def excerpt(analysis: Analysis) -> list[str]:
     start = chosen[0].time
     rows = [f"  {ln.pid:>7} {ln.time - start:+8.3f}s  {compact(ln, analysis)}" for ln in chosen]
     if len(rows) > EXCERPT_LINES + 2:
-        head, tail = EXCERPT_LINES * 2 // 3, EXCERPT_LINES // 3
+        head, tail = EXCERPT_LINES // 4, EXCERPT_LINES - EXCERPT_LINES // 4
         skipped = len(rows) - head - tail
         rows = [*rows[:head], f"  {'':>7} {'':>9}  … {skipped} more lines …"]
         rows += [
@@ -683,7 +734,9 @@ def report(step: table.Step, recording: Recording, messages: int) -> tuple[str, 
         sockets += f" --can {recording.sockets[-1]}"
     out = [
         f"step {step.n:02d} {step.title}: receiver.py {sockets} under strace -f,"
-        f" {messages} datagram{'s' * (messages != 1)} per socket, then {recording.stop_signal}",
+        f" {messages} datagram{'s' * (messages != 1)} per socket,"
+        + (f" then {recording.burst} at once while it was stopped," if recording.burst else "")
+        + f" then {recording.stop_signal}",
         "",
         "trace (pid, seconds, call; sockets by name, futex lock traffic left out):",
         *excerpt(analysis),
@@ -727,6 +780,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("n", type=int, metavar="N", help="the step number")
     parser.add_argument("--steps", default="", help="the steps folder (default: steps/)")
     parser.add_argument("--messages", type=int, default=MESSAGES, help="datagrams per socket")
+    parser.add_argument(
+        "--burst", type=int, default=BURST, help="then datagrams per socket at once (0: none)"
+    )
     parser.add_argument("--trace", type=Path, help="also write strace's own output to this file")
     parser.add_argument("--can", metavar="IFACE", help="also a CAN bus, e.g. vcan0 (step 05+)")
     parser.add_argument(
@@ -735,6 +791,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.messages < 1:
         parser.error("--messages must be at least 1")
+    if not 0 <= args.burst <= BURST:
+        parser.error(f"--burst must be 0 to {BURST} (what a socket queues by default)")
     if args.save and args.can:
         parser.error("--save writes the reference, which is without --can")
     step = table.get(args.n)  # a clear SystemExit for a step that does not exist
@@ -743,7 +801,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"strace-{args.n}: no folder {folder}", file=sys.stderr)
         return 1
     try:
-        recording = record(step, folder, args.messages, can=args.can)
+        recording = record(step, folder, args.messages, burst=args.burst, can=args.can)
         text, _ = report(step, recording, args.messages)
     except DemoError as error:
         print(f"strace-{args.n}: {error}", file=sys.stderr)

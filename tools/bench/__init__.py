@@ -6,7 +6,8 @@ Six parts, each compared inside one run and reported as medians of several repea
 with ratios against a baseline measured in the same run:
 
   raw       the physical limit: AF_UNIX datagrams between two Python processes
-  pipeline  datagram -> step 06 server -> Message signal -> client
+  pipeline  datagram -> step 06 / step 10 server -> Message signal -> client, beside
+            sdbus's own signal ceiling; and where a message's time goes in each server
   peers     sdbus, dbus-fast, jeepney, dbus-python as clients and as servers
   cost      context switches and syscalls per method call: client, server, daemon
   broker    dbus-broker against dbus-daemon (when it can run standalone here)

@@ -25,7 +25,7 @@ PARTS = {
 
 def parse(argv: list[str]) -> tuple[Options, list[str]]:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (< 30 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (~1 min)")
     parser.add_argument(
         "--pin", action="store_true", help="run bus, servers and clients on CPU 0 (taskset -c 0)"
     )

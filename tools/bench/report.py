@@ -19,7 +19,8 @@ TOOLS = {
 }
 TITLES = {
     "raw": "Raw AF_UNIX datagrams, Python to Python (the physical limit)",
-    "pipeline": "The steps' pipeline: datagram -> step 06 server -> Message signal -> client",
+    "pipeline": "The steps' pipeline: datagram -> server (step 06, step 10) -> Message -> client",
+    "breakdown": "Where a message's time goes in the server: step 06 against step 10",
     "clients": "Clients against one sdbus server (dbus-daemon)",
     "servers": "Servers against one sdbus client (dbus-daemon)",
     "cost": "The cost of one method call (client -> server, through dbus-daemon)",
@@ -148,8 +149,8 @@ def charts(results: Results, env: dict[str, object], out: Path) -> list[Path]:
                 for f in figures
             ]
             groups = ["rate", "rtt"]
-        elif section == "pipeline":
-            groups = [g for g in groups if results.get(section, g)]
+        elif section == "pipeline":  # step 06, step 10, the ceiling side by side
+            groups = [g for g in groups if any(f.name.endswith("/" + g) for f in figures)]
         path = out / f"{section}.png"
         bars(path, TITLES[section], figures, groups, env)
         written.append(path)
@@ -174,8 +175,9 @@ def charts(results: Results, env: dict[str, object], out: Path) -> list[Path]:
         path = out / f"cost-{metric}.png"
         bars(path, f"{TITLES['cost']}: {metric} per call", regrouped, roles, env)
         written.append(path)
-    from tools.bench import memfd  # a sweep over sizes: a line chart of its own
+    from tools.bench import breakdown, memfd  # charts of their own
 
+    written += breakdown.chart(results, env, out)
     written += memfd.chart(results, env, out)
     from tools.bench import filtering  # N = 2, 4, 8 sources: panels of its own
 

@@ -171,7 +171,7 @@ def raw_ping(path: str, server_path: str, count: int, rounds: int) -> None:
     say(rounds=elapsed, count=count)
 
 
-# --- the steps' pipeline: datagram -> step 06 server -> Message signal -> us ---
+# --- the steps' pipeline: datagram -> a step's server -> Message signal -> us ---
 
 
 def pipe_send(path: str, first: int, count: int, rate: float) -> None:
