@@ -45,8 +45,8 @@ step-%: setup ## run step N for the audience: receiver, a feeder, and what else 
 diff-%: ## show what step N adds to step N-1 (diff -ru of the two folders)
 	@$(PYTHON) -m tools.stepdiff $* --steps "$(STEPS)"
 
-strace-%: setup ## run step N under strace -f and summarise how it waits
-	@$(PY) -m tools.strace_demo $* --steps "$(STEPS)"
+strace-%: setup ## run step N under strace -f and summarise how it waits (CAN=vcan0: and a CAN bus)
+	@$(PY) -m tools.strace_demo $* --steps "$(STEPS)" $(if $(CAN),--can $(CAN))
 
 check-%: setup ## grade step N (of STEPS=..., default steps/) with its tests
 	@$(PY) -m tools.grade $* --steps "$(STEPS)"

@@ -13,7 +13,7 @@ gpio-vm: setup ## build the gpio-vm (qemu, Debian kernel, gpio-sim) in build/gpi
 gpio-vm-setup: setup
 	@$(PY) -m tools.gpio_vm build --if-possible
 
-test-gpio-vm: gpio-vm ## run step 05 against a real kernel GPIO chip (gpio-sim) inside the gpio-vm
+test-gpio-vm: gpio-vm ## run step 05 against a real GPIO chip (gpio-sim) and CAN bus (vcan) in the gpio-vm
 	@$(PY) -m tools.gpio_vm test
 
 gpio-sim: ## make a gpio-sim chip (Linux with the gpio-sim module; root) and print the --gpio argument

@@ -97,6 +97,45 @@ receiver.show()
 receiver.stop()
 
 # %% [markdown]
+# ## A CAN bus: one more socket, from another address family
+#
+# For a car or a machine, the most familiar source of all is a CAN bus. The kernel
+# delivers its frames on a socket of their own family, `socket(AF_CAN, SOCK_RAW,
+# CAN_RAW)`, bound to an interface (`can0`, or `vcan0`, a virtual bus that `make can-sim`
+# makes as root). `--can IFACE` adds it beside the GPIO line: one more task, `read_can()`,
+# waiting with the same `wait_readable()`; `can.py` opens the socket and writes each frame
+# in candump's notation, `vcan0: 123#DEADBEEF`.
+
+# %%
+talk.show(5, "receiver.py", "read_can")
+
+# %%
+talk.show(5, "can.py", "CanSocket", "open_can")
+
+# %% [markdown]
+# Most laptops have no CAN bus, and many kernels (macOS has none, WSL's and some cloud
+# kernels lack the modules) no CAN sockets at all: then the receiver says so in one line,
+# and the sockets go on. Where `make can-sim` made `vcan0`, a frame sent from outside
+# (here by `tools/can_sim.py`; `cansend vcan0 123#DEADBEEF` from can-utils does the same)
+# arrives as a line. `make test-gpio-vm` runs the CAN graders on a real kernel in a VM.
+
+# %% tags=["can"]
+from tools import can_sim  # noqa: E402
+
+CAN = "vcan0"
+receiver = talk.start("receiver", 5, "load", "--gpio", "none:0", "--can", CAN)
+talk.send("load", "still here")
+receiver.wait_for("load: still here")  # the CAN socket is open (or refused) by now
+if can_sim.unavailable() is None and can_sim.exists(CAN):
+    can_sim.send([can_sim.parse("123#DEADBEEF")], CAN)
+    receiver.wait_for(f"{CAN}: 123#DEADBEEF")
+else:
+    receiver.wait_for_error(f"^can: {CAN}: ")
+    print("no CAN here:", can_sim.unavailable() or f"no {CAN} (sudo make can-sim)")
+receiver.show()
+receiver.stop()
+
+# %% [markdown]
 # ## Exercise: step 05 from step 04
 #
 # Your copy of **step 04** is in `my_steps/05_gpio/`. Add a task that watches a GPIO

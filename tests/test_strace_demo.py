@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import strace_demo, table
+from tools import can_sim, strace_demo, table
 
 STEPS = table.load()
 REPO_STEPS = table.ROOT / "steps"
@@ -176,6 +176,8 @@ def test_make_strace_prints_excerpt_and_summary() -> None:
         (["2", "--steps", "/nonexistent"], "no folder /nonexistent/"),
         (["2", "--messages", "0"], "at least 1"),
         (["2", "--burst", "99"], "--burst must be 0 to 8"),
+        (["4", "--can", "vcan0"], "step 4 has no --can"),
+        (["5", "--can", "vcan0", "--save"], "--save writes the reference"),
     ],
 )
 def test_bad_input_gets_one_clear_line(args: list[str], message: str) -> None:
@@ -194,3 +196,19 @@ def test_save_writes_a_reference_with_the_printed_pattern(
     printed = capsys.readouterr().out
     saved = (tmp_path / "step-01.txt").read_text()
     assert strace_demo.pattern_in(saved) == strace_demo.pattern_in(printed) == reference(1)
+
+
+@pytest.mark.skipif(can_sim.unavailable() is None, reason="this kernel has CAN: tests/gpio_vm/")
+def test_make_strace_with_can_says_why_not_where_the_kernel_has_none() -> None:
+    """Here socket(AF_CAN) fails; tests/gpio_vm/test_can_strace.py runs it in the gpio-vm."""
+    result = subprocess.run(
+        ["make", "--no-print-directory", "strace-5", "CAN=vcan0"],
+        cwd=table.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode != 0 and result.stdout == "", result.stdout
+    ours = [line for line in result.stderr.splitlines() if not line.startswith("make")]
+    assert len(ours) == 1 and ours[0].startswith("strace-5: --can vcan0: "), result.stderr
+    assert "no CAN sockets" in ours[0] and "make test-gpio-vm" in ours[0], ours[0]

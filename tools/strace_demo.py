@@ -1,6 +1,7 @@
 """`make strace-N`: watch step N's receiver wait, under `strace -f`.
 
     python3 -m tools.strace_demo N [--steps DIR] [--messages K] [--burst B] [--trace FILE] [--save]
+                                   [--can IFACE]
 
 Runs step N's receiver on its sockets (from steps/steps.toml; the files go to a
 temporary folder) under `strace -f`, traced for the calls a program waits in
@@ -21,11 +22,16 @@ summary of where each thread (pid) waited, and how often:
 The last block it prints, the pattern, leaves out what changes from run to run
 (pids, times, counts). --save writes the output to tests/strace/step-NN.txt, the
 reference whose pattern tests/test_strace_demo.py compares with a live run.
+
+--can IFACE (step 05 and later; a kernel with CAN, e.g. vcan0 from `make can-sim`)
+also gives the receiver a CAN socket and sends K frames on IFACE: its fd shows up
+in the same epoll_wait as the datagram sockets'.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import os
 import queue
@@ -43,7 +49,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import bus, table
+from tools import bus, can_sim, table
 
 REFERENCE_DIR = table.ROOT / "tests" / "strace"
 PATTERN_HEADER = "pattern (what tests/test_strace_demo.py compares with the reference):"
@@ -164,17 +170,30 @@ def environment(step: table.Step, folder: Path) -> Iterator[tuple[dict[str, str]
         raise DemoError(str(error)) from None
 
 
+def check_can(step: table.Step, iface: str) -> None:
+    """--can needs a step that has it, a kernel with CAN sockets, and the interface."""
+    if step.n < 5:
+        raise DemoError(f"step {step.n} has no --can: the CAN task comes with step 05")
+    if reason := can_sim.unavailable():
+        raise DemoError(f"--can {iface}: {reason}")
+    if not can_sim.exists(iface):
+        raise DemoError(f"--can {iface}: no such interface (make it with `sudo make can-sim`)")
+
+
 def record(
     step: table.Step,
     folder: Path,
     messages: int = MESSAGES,
     stop: int = signal.SIGINT,
     burst: int = BURST,
+    can: str | None = None,
 ) -> Recording:
-    """Run step's receiver (from folder) under strace, send it datagrams, stop it."""
+    """Run step's receiver (from folder) under strace, send it datagrams (and frames), stop it."""
     strace = shutil.which("strace")
     if strace is None:
         raise DemoError(NO_STRACE)
+    if can:
+        check_can(step, can)
     if not (folder / "receiver.py").is_file():
         raise DemoError(f"step {step.n}: no {folder / 'receiver.py'}")
     if not step.sockets:
@@ -184,6 +203,8 @@ def record(
         environment(step, Path(tmp)) as (env, extra_names),
     ):
         names = {os.path.join(tmp, name): name for name in step.sockets} | extra_names
+        if can:
+            names[f"can_ifindex={socket.if_nametoindex(can)}"] = can  # what its bind() shows
         trace_file = Path(tmp, "trace")
         argv = [
             strace,
@@ -194,7 +215,7 @@ def record(
             "-yy",  # file descriptors with what they are: 3<UNIX:[inode,"path"]>
             "-s64",
             "-e",
-            "trace=" + ",".join(TRACED),
+            "trace=" + ",".join(TRACED + (("bind",) if can else ())),
             "-e",
             "signal=SIGINT,SIGTERM",
             "-o",
@@ -202,6 +223,7 @@ def record(
             sys.executable,
             "receiver.py",
             *(os.path.join(tmp, name) for name in step.sockets),
+            *(("--can", can) if can else ()),
         ]
         process = subprocess.Popen(
             argv,
@@ -233,6 +255,10 @@ def record(
                             payload = f"{name} {i}"
                             sock.sendto(payload.encode(), os.path.join(tmp, name))
                             stdout.expect(re.escape(payload) + "$", TIMEOUT, f"'{payload}' printed")
+                    for i in range(1, messages + 1 if can else 1):  # as many frames, one by one
+                        frame = f"{0x100 + i:03X}#{i:02X}"
+                        can_sim.send([can_sim.parse(frame)], str(can))
+                        stdout.expect(f"^{can}: {frame}$", TIMEOUT, f"'{can}: {frame}' printed")
                     if burst:
                         send_burst(sock, pid, step.sockets, Path(tmp), burst, stdout)
                 wait_until_all_wait(pid, TIMEOUT)
@@ -252,7 +278,7 @@ def record(
             trace_file.read_text(errors="replace"),
             pid,
             names,
-            step.sockets,
+            (*step.sockets, *((can,) if can else ())),
             signal.Signals(stop).name,
             burst,
         )
@@ -447,10 +473,24 @@ def fd_names_in(calls: list[Call], names: dict[str, str]) -> dict[int, str]:
         pairs = re.findall(r'(\d+)<UNIX[-\w]*:\[[^\]"]*"((?:[^"\\]|\\.)*)"\]>', call.args)
         if call.name == "connect" and (path := re.search(r'sun_path=@?"([^"]*)"', call.args)):
             pairs.append((call.arg(0), path[1]))
+        if call.name == "bind" and "sa_family=AF_CAN" in call.args:
+            pairs.append((call.arg(0), can_address(call.args)))
         for fd, path in pairs:
             if (number := fd_of(fd)) is not None and path.lstrip("@") in names:
                 found[number] = names[path.lstrip("@")]
     return found
+
+
+def can_address(args: str) -> str:
+    """`can_ifindex=N` for an AF_CAN bind(): decoded by strace, or (older ones) from sa_data."""
+    if found := re.search(r"can_ifindex=(\d+)", args):
+        return found[0]
+    if found := re.search(r'can_ifindex=if_nametoindex\("([^"]+)"\)', args):
+        return f"can_ifindex={socket.if_nametoindex(found[1])}"
+    if found := re.search(r'sa_data="((?:[^"\\]|\\.)*)"', args):  # C escapes: \21\346\2\0...
+        data = codecs.escape_decode(found[1].encode())[0]  # type: ignore[attr-defined]
+        return f"can_ifindex={int.from_bytes(data[2:6], sys.byteorder)}"  # after 2 padding bytes
+    return ""
 
 
 def wait_name(call: Call, fd_names: dict[int, str]) -> str:
@@ -690,6 +730,8 @@ def excerpt(analysis: Analysis) -> list[str]:
 def report(step: table.Step, recording: Recording, messages: int) -> tuple[str, Analysis]:
     analysis = analyse(recording)
     sockets = " ".join(step.sockets)
+    if len(recording.sockets) > len(step.sockets):
+        sockets += f" --can {recording.sockets[-1]}"
     out = [
         f"step {step.n:02d} {step.title}: receiver.py {sockets} under strace -f,"
         f" {messages} datagram{'s' * (messages != 1)} per socket,"
@@ -725,8 +767,10 @@ def pattern_in(text: str) -> list[str]:
     return rows
 
 
-def run(step: table.Step, folder: Path, messages: int = MESSAGES) -> tuple[str, Analysis]:
-    return report(step, record(step, folder, messages), messages)
+def run(
+    step: table.Step, folder: Path, messages: int = MESSAGES, can: str | None = None
+) -> tuple[str, Analysis]:
+    return report(step, record(step, folder, messages, can=can), messages)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -740,6 +784,7 @@ def main(argv: list[str] | None = None) -> int:
         "--burst", type=int, default=BURST, help="then datagrams per socket at once (0: none)"
     )
     parser.add_argument("--trace", type=Path, help="also write strace's own output to this file")
+    parser.add_argument("--can", metavar="IFACE", help="also a CAN bus, e.g. vcan0 (step 05+)")
     parser.add_argument(
         "--save", action="store_true", help=f"write the output to {REFERENCE_DIR}/step-NN.txt"
     )
@@ -748,13 +793,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--messages must be at least 1")
     if not 0 <= args.burst <= BURST:
         parser.error(f"--burst must be 0 to {BURST} (what a socket queues by default)")
+    if args.save and args.can:
+        parser.error("--save writes the reference, which is without --can")
     step = table.get(args.n)  # a clear SystemExit for a step that does not exist
     folder = step.folder(args.steps or None)
     if not folder.is_dir():
         print(f"strace-{args.n}: no folder {folder}", file=sys.stderr)
         return 1
     try:
-        recording = record(step, folder, args.messages, burst=args.burst)
+        recording = record(step, folder, args.messages, burst=args.burst, can=args.can)
         text, _ = report(step, recording, args.messages)
     except DemoError as error:
         print(f"strace-{args.n}: {error}", file=sys.stderr)

@@ -5,9 +5,11 @@ New in this step: a source that is not a socket. Anything with a file
 descriptor is one more task on the loop: a GPIO line's edge events (libgpiod v2)
 arrive on its line request's fd, so the loop waits on it as on the sockets.
 No GPIO here? `--gpio sim` (the default) is a simulated line, and says so.
+A CAN bus is one too: `--can IFACE` adds a raw CAN socket's frames (can.py).
 
 Run:    python3 receiver.py load sine --gpio gpiochip0:17    (a real line)
         python3 receiver.py load sine                         (a simulated one)
+        python3 receiver.py load sine --can vcan0             (and a CAN bus)
 """
 
 import argparse
@@ -16,6 +18,7 @@ import os
 import sys
 from datetime import timedelta
 
+import can
 import dgram
 import gpiod
 import simulated_gpio
@@ -69,10 +72,17 @@ async def watch(name, line):
             print(f"{name}: {edge} [{event.timestamp_ns} ns]", flush=True)
 
 
+async def read_can(name, can_bus):
+    while True:
+        await wait_readable(can_bus.fd)
+        print(f"{name}: {can_bus.read()}", flush=True)  # one frame: 123#DEADBEEF
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*", default=["incoming"])
     parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
+    parser.add_argument("--can", metavar="IFACE", help="a CAN interface, e.g. can0 or vcan0")
     args = parser.parse_args()
     names = args.names
     paths = [dgram.path_for(name) for name in names]
@@ -81,9 +91,12 @@ async def main():
         for path in paths:
             print(f"listening on {path}", flush=True)
         line, line_name = open_gpio(args.gpio)
+        can_bus = can.open_can(args.can) if args.can else None
         tasks = [asyncio.create_task(receive(n, s)) for n, s in zip(names, sockets)]
         if line is not None:
             tasks.append(asyncio.create_task(watch(line_name, line)))
+        if can_bus is not None:
+            tasks.append(asyncio.create_task(read_can(args.can, can_bus)))
         await asyncio.gather(*tasks)  # `tasks` keeps them referenced while they run
     finally:
         for path in paths:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import Program, python
-from tools import bus, table
+from tools import bus, can_sim, table
 
 Start = Callable[..., Program]
 
@@ -52,3 +52,15 @@ def receiver(
         return program
 
     return start
+
+
+@pytest.fixture
+def vcan() -> str:
+    """A virtual CAN bus for --can (vcan0, made if need be as root), or a skip saying why not."""
+    if reason := can_sim.unavailable():
+        pytest.skip(reason)
+    if not can_sim.exists():
+        if os.geteuid() != 0:
+            pytest.skip(f"no {can_sim.IFACE}, and making one needs root: sudo make can-sim")
+        can_sim.create()
+    return can_sim.IFACE

@@ -17,7 +17,8 @@ import pytest
 
 from tests.graders.common import *  # noqa: F403
 from tests.graders.common import Start
-from tests.helpers import Program, python, send, wait_until
+from tests.helpers import TIMEOUT, Program, python, send, wait_until
+from tools import can_sim
 
 STEP = 6
 CALL = ["org.example.Incoming", "/org/example/Incoming", "org.example.Incoming"]
@@ -138,3 +139,24 @@ def test_stop_leaves_the_bus(receiver: Start, step_env: dict[str, str], tmp_path
     assert program.wait() == 0
     wait_until(lambda: "org.example.Incoming" not in busctl(step_env, "list", "--no-pager"),
                "the name to be released")  # fmt: skip
+
+
+def test_can_frames_are_signals_in_order_and_listed(
+    receiver: Start, step_env: dict[str, str], vcan: str, tmp_path: Path, programs: list[Program]
+) -> None:
+    count = 1000
+    path = tmp_path / "load"
+    listening = listener(step_env, programs, "--count", str(count))
+    program = receiver(path, extra=("--gpio", "none:0", "--can", vcan))  # no edges in between
+    reply = busctl(step_env, "call", *CALL, "GetIncoming")
+    assert re.findall(r'"([^"]*)"', reply) == [str(path), vcan], reply  # the socket is bound
+    before = time.time_ns()
+    can_sim.send(can_sim.burst(count), vcan)
+    listening.wait(timeout=TIMEOUT * 6)
+    rows = [line.split("\t") for line in listening.stdout[1:]]
+    assert len(rows) == count, f"{len(rows)} signals for {count} frames"
+    assert [text for _, _, text in rows] == [f"123#{n:08X}" for n in range(count)]
+    assert {source for source, _, _ in rows} == {vcan}
+    stamps = [int(stamp) for _, stamp, _ in rows]
+    assert before <= stamps[0] and stamps == sorted(stamps)
+    program.expect(rf"^{vcan}: 123#{count - 1:08X}$")  # and the lines, as in step 05

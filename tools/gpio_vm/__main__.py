@@ -2,7 +2,7 @@
 
 build [--if-possible]   build (or find) the VM; --if-possible: say why not, exit 0
 status                  one line: ready, or why it cannot run here (exit 1)
-test [PYTEST ARGS]      run tests/gpio_vm (or the given pytest args) inside the VM
+test [PYTEST ARGS]      run tests/gpio_vm and the CAN graders (or the given pytest args) in the VM
 run COMMAND...          run a command of this checkout inside the VM (as root)
 """
 
@@ -12,7 +12,7 @@ import sys
 import time
 
 from tools.gpio_vm.build import VmError, build, ready_folder
-from tools.gpio_vm.run import boot, pytest_in_guest, unavailable
+from tools.gpio_vm.run import GUEST_TESTS, boot, pytest_in_guest, unavailable
 
 
 def main(argv: list[str]) -> int:
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
             print(f"gpio-vm: {reason or f'ready: {ready_folder()}'}")
             return 1 if reason else 0
         if action == "test":
-            status, _ = pytest_in_guest(args or ["tests/gpio_vm", "-v", "-rs"])
+            status, _ = pytest_in_guest(args or [*GUEST_TESTS, "-v", "-rs"])
             return status
         if action == "run" and args:
             status, _ = boot(args)

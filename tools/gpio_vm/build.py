@@ -5,6 +5,7 @@ packages, through apt. Once built, `ready` in that folder says so and later call
 at once without asking apt anything.
 
   linux-image-<abi>          apt-get download, unpacked: vmlinuz and the few modules we load
+                             (9p and overlay for the host's /, can_raw and vcan for CAN)
   linux-headers-<abi>        installed: the kbuild tree the two modules are built against
   linux-source-X.Y=<ver>     installed: irq_sim.c, gpio-sim.c, gpiolib.h come from its tarball
   busybox-static             installed: /bin/busybox is the initramfs's whole userland
@@ -32,8 +33,10 @@ from tools.table import ROOT
 HERE = Path(__file__).resolve().parent
 CACHE = ROOT / "build" / "gpio-vm"
 CURRENT = CACHE / "current"  # a text file: the name of the ready build folder
-# The modules the guest loads (with what they depend on), besides our two.
-WANTED = ("configfs", "virtio_pci", "9pnet_virtio", "9p", "overlay")
+# The modules the guest loads (with what they depend on), besides our two: CAN sockets
+# (can_raw) and a virtual CAN bus (vcan) for step 05's --can come with the stock kernel;
+# unix_diag lets `strace -yy` name AF_UNIX sockets by path (make strace-N in the guest).
+WANTED = ("configfs", "virtio_pci", "9pnet_virtio", "9p", "overlay", "can_raw", "vcan", "unix_diag")
 OURS = ("irq_sim", "gpio-sim")
 
 
@@ -192,7 +195,8 @@ def unpack_image(kernel: Kernel, folder: Path) -> list[str]:
         unpacked = Path(tmp) / "root"
         unpacked.mkdir()
         members = ["./boot/vmlinuz-*"] + [
-            f"./lib/modules/*/kernel/{sub}/*" for sub in ("fs", "net/9p", "drivers/virtio")
+            f"./lib/modules/*/kernel/{sub}/*"
+            for sub in ("fs", "net/9p", "net/unix", "drivers/virtio", "net/can", "drivers/net/can")
         ]
         tarball = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
         run(
