@@ -8,7 +8,7 @@ gets a proxy of it from Incoming.new_proxy(NAME, PATH).
     interface  org.example.Incoming
     method     GetIncoming() -> as           the names of the sources it listens on
     signal     Message(s source, t timestamp_ns, s text)
-               one per datagram or GPIO edge; timestamp_ns since the epoch
+               one per datagram, GPIO edge or CAN frame; timestamp_ns since the epoch
     signal     MessageFrom(s source, t timestamp_ns, u pid, u uid, u gid, s text)
                the same message with what the kernel says about it: when it
                received it, and who sent it (pid 0: no process, e.g. a GPIO edge)

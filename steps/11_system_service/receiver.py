@@ -30,6 +30,7 @@ import sys
 import time
 from datetime import timedelta
 
+import can
 import dgram
 import gpiod
 import simulated_gpio
@@ -125,10 +126,19 @@ async def watch(name, line, incoming):
             publish(incoming, name, event.timestamp_ns, edge)
 
 
+async def read_can(name, can_bus, incoming):
+    while True:
+        await wait_readable(can_bus.fd)
+        text = can_bus.read()
+        print(f"{name}: {text}", flush=True)  # one frame: 123#DEADBEEF
+        publish(incoming, name, time.time_ns(), text)
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*", default=["incoming"])
     parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
+    parser.add_argument("--can", metavar="IFACE", help="a CAN interface, e.g. can0 or vcan0")
     parser.add_argument("--bus", choices=["session", "system"], default="session")
     args = parser.parse_args()
     names = args.names
@@ -141,7 +151,8 @@ async def main():
         for path in paths:
             print(f"listening on {path}", flush=True)
         line, line_name = open_gpio(args.gpio)
-        incoming = Incoming(names + ([line_name] if line else []))
+        can_bus = can.open_can(args.can) if args.can else None
+        incoming = Incoming(names + ([line_name] if line else []) + ([args.can] if can_bus else []))
         incoming.export_to_dbus(PATH)  # a local of main(): stays referenced, stays on the bus
         try:  # the name last: whoever sees it appear finds the object already there
             await bus.request_name_async(NAME, 0)
@@ -156,6 +167,8 @@ async def main():
         tasks = [asyncio.create_task(receive(n, s, incoming)) for n, s in zip(names, sockets)]
         if line is not None:
             tasks.append(asyncio.create_task(watch(line_name, line, incoming)))
+        if can_bus is not None:
+            tasks.append(asyncio.create_task(read_can(args.can, can_bus, incoming)))
         await asyncio.gather(*tasks)  # `tasks` keeps them referenced while they run
     finally:
         for path in paths:
