@@ -54,7 +54,7 @@ talk.show(8, "chart.py", "Series")
 # As before: a private bus, the receiver on `load` and `sine` with its simulated GPIO
 # line, and the feeder.
 
-# %%
+# %% tags=["server"]
 bus = talk.bus()
 receiver = talk.start("receiver", 8, "load", "sine")
 receiver.wait_for("on the bus as org.example.Incoming")

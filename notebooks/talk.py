@@ -338,6 +338,15 @@ class _Bus:
 
 _bus: _Bus | None = None
 
+# Every connection stop_bus() closed, kept until the kernel exits. python-sdbus forgets
+# a connection's socket on the event loop by its number, twice: in close(), and again
+# when the SdBus object is freed. Closing gives the number back to the kernel, and the
+# next bus() connection gets that same number; when the user's old proxy and tasks (a
+# re-run cell replaces them) finally free the old object, it took the new connection's
+# socket off the loop, and no signal or reply ever arrived again. Kept here, the old
+# object is never freed while the kernel runs.
+_closed: list[Any] = []
+
 
 def bus() -> private_bus.Bus:
     """A private dbus-daemon for this kernel (tools/bus.py), started once; it is the session bus
@@ -364,6 +373,7 @@ def stop_bus() -> None:
     if _bus is None:
         return
     _bus.connection.close()
+    _closed.append(_bus.connection)  # never freed while the kernel lives: see _closed
     _bus.daemon.stop()
     os.environ.pop(private_bus.ENV_VAR, None)
     _bus = None

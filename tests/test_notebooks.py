@@ -594,3 +594,31 @@ def test_a_solved_exercise_passes_its_check(kernel_env: dict[str, str]) -> None:
         kernel.stop()
     assert "Your step 02 passes" in verdict, verdict
     assert "step 2 passes: " in verdict  # tools/grade.py's own verdict
+
+
+def cells_of(name: str) -> dict[str, str]:
+    """A notebook's tagged code cells: tag -> source."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return {tag: cell.source for cell in nb.cells for tag in cell.metadata.get("tags", [])}
+
+
+@pytest.mark.slow
+def test_the_plot_survives_stop_and_rerun(kernel_env: dict[str, str]) -> None:
+    """Stop, then re-run the server and plot cells, twice, in one kernel: data arrives each time.
+
+    Each round closes the kernel's bus connection and opens a new one, which gets the old
+    one's file descriptor number back: the event loop must watch the new connection.
+    """
+    cells = cells_of("08_live_plot")
+    kernel = Kernel({**kernel_env, "INCOMING_PLOT": "static"})
+    try:
+        kernel.run("import asyncio\nimport talk\nmode = talk.plotting()")
+        for round in range(3):
+            for tag in ("server", "charts"):
+                kernel.run(cells[tag])
+            printed = kernel.run(cells["plot"].replace("seconds=5", "seconds=2"))
+            arrived = re.search(r"^load: [1-9]\d* messages$", printed, re.MULTILINE)
+            assert arrived, f"round {round + 1}: {printed}"
+            assert "still running: []" in kernel.run(cells["stopped"])
+    finally:
+        kernel.stop()
