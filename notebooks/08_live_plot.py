@@ -23,8 +23,8 @@
 # any client.
 #
 # In JupyterLab the plot below is live (an ipympl widget) and keeps moving while you read
-# on; run headless (the tests, `jupyter nbconvert --execute`), the notebook shows the
-# picture the same code drew.
+# on, after "Run All" too; run headless (the tests, `jupyter nbconvert --execute`), the
+# notebook shows the picture the same code drew.
 
 # %%
 import asyncio
@@ -98,13 +98,14 @@ client.show()
 talk.show_image(picture)
 
 # %% [markdown]
-# The end: the plot's tasks, then the programs and the private bus.
+# The end: the plot's tasks, then the programs and the private bus. In JupyterLab that
+# is a button, not a cell: "Run All" runs every cell, and a stop cell would end the live
+# plot a moment after it started. So the plot above keeps moving until you press
+# **Stop the plot**; to start again, re-run the server cell and the plot cells. (Run
+# headless, this cell stops everything at once.)
 
 # %% tags=["stopped"]
-for task in tasks:
-    task.cancel()
-talk.stop()
-print("still running:", talk.running())
+talk.stop_button(tasks)
 
 # %% [markdown]
 # ## Exercise: step 08 from step 07

@@ -449,7 +449,56 @@ def live_charts(chart: ModuleType) -> Any:
     if plot_mode() == "widget":
         charts.plt.switch_backend("widget")
         charts.headless = False
+        charts.draw = _pushing(charts.draw, charts)
     return charts
+
+
+def _pushing(draw: Callable[[], bool], charts: Any) -> Callable[[], bool]:
+    """charts.draw, then the picture sent to the widget from here, each frame.
+
+    The step's draw() ends with canvas.draw_idle(), which in ipympl only asks the browser
+    to ask back for a picture: a round trip through the kernel's shell channel. Under
+    "Run All" that channel is busy with the queued cells, so the request waits behind all
+    of them and the figure stays empty. canvas.draw() renders and sends the picture at
+    once (kernel to browser needs no answer).
+    """
+
+    def draw_and_push() -> bool:
+        going = draw()
+        if charts.figure is not None:
+            charts.figure.canvas.draw()
+        return going
+
+    return draw_and_push
+
+
+def stop_button(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Live: a button that stops the plot's tasks, the programs and the bus. Headless: stop now.
+
+    "Run All" runs every cell, and a stop cell would end the live plot a moment after it
+    started; a button is only pressed by a person.
+    """
+
+    def stop_all(_: object = None) -> None:
+        for task in tasks:
+            task.cancel()
+        stop()
+        print("stopped the plot, the programs and the bus; still running:", running())
+
+    if plot_mode() != "widget":
+        stop_all()
+        return
+    import ipywidgets
+
+    button = ipywidgets.Button(description="Stop the plot", icon="stop")
+    output = ipywidgets.Output()
+    button.on_click(lambda _: _in(output, stop_all))
+    display(ipywidgets.VBox([button, output]))
+
+
+def _in(output: Any, action: Callable[[], None]) -> None:
+    with output:
+        action()
 
 
 async def watch_plot(charts: Any, seconds: float) -> None:
