@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 7. The live plot
+# # 8. The live plot
 #
 # Step 08: the client draws instead of printing. `GetIncoming()` says which sources there
 # are, so the client sets up one chart each; the `Message` task feeds them, and a third
