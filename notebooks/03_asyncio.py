@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 3. An event loop, and a second task
+# # 3. An event loop, and a second task (steps 03 and 04)
 #
 # Steps 03 and 04. Instead of a thread blocked in `recvmsg()` for each socket, one thread
 # asks the kernel "tell me when any of these is readable" (`epoll_wait`), and resumes

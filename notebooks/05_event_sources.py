@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 4. Other event sources: a GPIO line
+# # 5. Other event sources: a GPIO line
 #
 # The loop does not care what is behind a file descriptor. A GPIO line (a button, a
 # sensor's interrupt pin) is one more: with libgpiod v2, a *line request* has an fd that

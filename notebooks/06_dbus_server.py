@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 5. The D-Bus server
+# # 6. The D-Bus server
 #
 # So far, only the receiver knows what arrives. Step 06 puts it on D-Bus, the message bus
 # every Linux desktop and systemd itself use: it takes a well-known *name*
@@ -30,7 +30,7 @@ talk.intro(6)
 # %% [markdown]
 # ## The interface
 #
-# One class describes the interface: the server exports an instance, a client (chapter 6)
+# One class describes the interface: the server exports an instance, a client (chapter 7)
 # gets a proxy of it. A method is an `async def` with its D-Bus signature (`as`: an array
 # of strings); a signal has only a signature (`sts`: source, timestamp in ns, text).
 
@@ -86,7 +86,7 @@ talk.busctl("introspect", "org.example.Incoming", "/org/example/Incoming", "org.
 #
 # The kernel's own connection to the private bus is python-sdbus's default bus, and the
 # kernel's event loop is where its replies and signals arrive. A proxy of the step's
-# `Incoming` class calls the method with `await` (chapter 6 makes this the client):
+# `Incoming` class calls the method with `await` (chapter 7 makes this the client):
 
 # %% tags=["get-incoming"]
 interface = talk.load(6, "interface.py")

@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 6. The client: iterating over a signal
+# # 7. The client: iterating over a signal
 #
 # The other end of the bus. A client asks the server for its sources (`GetIncoming()`),
 # then a task iterates over the `Message` signal with `async for`: each iteration awaits

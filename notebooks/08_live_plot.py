@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 7. The live plot
+# # 8. The live plot
 #
 # Step 08: the client draws instead of printing. `GetIncoming()` says which sources there
 # are, so the client sets up one chart each; the `Message` task feeds them, and a third
@@ -23,8 +23,8 @@
 # any client.
 #
 # In JupyterLab the plot below is live (an ipympl widget) and keeps moving while you read
-# on; run headless (the tests, `jupyter nbconvert --execute`), the notebook shows the
-# picture the same code drew.
+# on, after "Run All" too; run headless (the tests, `jupyter nbconvert --execute`), the
+# notebook shows the picture the same code drew.
 
 # %%
 import asyncio
@@ -54,7 +54,7 @@ talk.show(8, "chart.py", "Series")
 # As before: a private bus, the receiver on `load` and `sine` with its simulated GPIO
 # line, and the feeder.
 
-# %%
+# %% tags=["server"]
 bus = talk.bus()
 receiver = talk.start("receiver", 8, "load", "sine")
 receiver.wait_for("on the bus as org.example.Incoming")
@@ -98,13 +98,14 @@ client.show()
 talk.show_image(picture)
 
 # %% [markdown]
-# The end: the plot's tasks, then the programs and the private bus.
+# The end: the plot's tasks, then the programs and the private bus. In JupyterLab that
+# is a button, not a cell: "Run All" runs every cell, and a stop cell would end the live
+# plot a moment after it started. So the plot above keeps moving until you press
+# **Stop the plot**; to start again, re-run the server cell and the plot cells. (Run
+# headless, this cell stops everything at once.)
 
 # %% tags=["stopped"]
-for task in tasks:
-    task.cancel()
-talk.stop()
-print("still running:", talk.running())
+talk.stop_button(tasks)
 
 # %% [markdown]
 # ## Exercise: step 08 from step 07

@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 8. What the kernel knows, and a sealed memfd
+# # 9. What the kernel knows, and a sealed memfd
 #
 # A datagram socket can tell its receiver more than the bytes: ask, and `recvmsg()`
 # returns *ancillary data* beside them. `SO_TIMESTAMPNS`: when the kernel received the

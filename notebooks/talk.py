@@ -63,6 +63,28 @@ weakref.finalize(sys.modules[__name__], shutil.rmtree, str(RUNTIME), ignore_erro
 _running: dict[str, Background] = {}
 
 
+def _interrupted(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
+) -> None:
+    """■ (or Ctrl-C): one line saying what stopped, instead of asyncio's CancelledError traceback.
+
+    Jupyter's interrupt signals the kernel's whole process group: the programs started
+    here stop with the cell, and the next cell that needs them starts them again.
+    """
+    what = list(_running)  # the interrupt reached them too
+    if _bus is not None:
+        what.append("the private bus")
+    print(f"■ interrupted: stopped this cell{' and ' + ', '.join(what) if what else ''}")
+
+
+def _on_interrupt_say_what_stopped() -> None:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((KeyboardInterrupt, asyncio.CancelledError), _interrupted)
+
+
 def folder(n: int) -> Path:
     """Step n's folder in the repo (always the repo's steps/, never an attendee's copy)."""
     return table.get(n).folder(table.ROOT / "steps")
@@ -340,6 +362,15 @@ class _Bus:
 
 _bus: _Bus | None = None
 
+# Every connection stop_bus() closed, kept until the kernel exits. python-sdbus forgets
+# a connection's socket on the event loop by its number, twice: in close(), and again
+# when the SdBus object is freed. Closing gives the number back to the kernel, and the
+# next bus() connection gets that same number; when the user's old proxy and tasks (a
+# re-run cell replaces them) finally free the old object, it took the new connection's
+# socket off the loop, and no signal or reply ever arrived again. Kept here, the old
+# object is never freed while the kernel runs.
+_closed: list[Any] = []
+
 
 def bus() -> private_bus.Bus:
     """A private dbus-daemon for this kernel (tools/bus.py), started once; it is the session bus
@@ -366,6 +397,7 @@ def stop_bus() -> None:
     if _bus is None:
         return
     _bus.connection.close()
+    _closed.append(_bus.connection)  # never freed while the kernel lives: see _closed
     _bus.daemon.stop()
     os.environ.pop(private_bus.ENV_VAR, None)
     _bus = None
@@ -441,7 +473,56 @@ def live_charts(chart: ModuleType) -> Any:
     if plot_mode() == "widget":
         charts.plt.switch_backend("widget")
         charts.headless = False
+        charts.draw = _pushing(charts.draw, charts)
     return charts
+
+
+def _pushing(draw: Callable[[], bool], charts: Any) -> Callable[[], bool]:
+    """charts.draw, then the picture sent to the widget from here, each frame.
+
+    The step's draw() ends with canvas.draw_idle(), which in ipympl only asks the browser
+    to ask back for a picture: a round trip through the kernel's shell channel. Under
+    "Run All" that channel is busy with the queued cells, so the request waits behind all
+    of them and the figure stays empty. canvas.draw() renders and sends the picture at
+    once (kernel to browser needs no answer).
+    """
+
+    def draw_and_push() -> bool:
+        going = draw()
+        if charts.figure is not None:
+            charts.figure.canvas.draw()
+        return going
+
+    return draw_and_push
+
+
+def stop_button(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Live: a button that stops the plot's tasks, the programs and the bus. Headless: stop now.
+
+    "Run All" runs every cell, and a stop cell would end the live plot a moment after it
+    started; a button is only pressed by a person.
+    """
+
+    def stop_all(_: object = None) -> None:
+        for task in tasks:
+            task.cancel()
+        stop()
+        print("stopped the plot, the programs and the bus; still running:", running())
+
+    if plot_mode() != "widget":
+        stop_all()
+        return
+    import ipywidgets
+
+    button = ipywidgets.Button(description="Stop the plot", icon="stop")
+    output = ipywidgets.Output()
+    button.on_click(lambda _: _in(output, stop_all))
+    display(ipywidgets.VBox([button, output]))
+
+
+def _in(output: Any, action: Callable[[], None]) -> None:
+    with output:
+        action()
 
 
 async def watch_plot(charts: Any, seconds: float) -> None:
@@ -481,6 +562,9 @@ EXERCISES = {
     8: Start(edit="client.py", given=("chart.py",)),
     9: Start(given=("memfd.py", "snapshot.py")),  # snapshot.py, and the module it imports
 }
+
+
+CHECK_TIMEOUT = "5"  # seconds a check waits for a program's line: a few, not the graders' 20
 
 
 class Exercise:
@@ -534,28 +618,60 @@ class Exercise:
         self.prepare()
 
     def check(self) -> None:
-        """Grade the copy with tests/graders/ (python -m tools.grade N --steps MY_STEPS)."""
+        """Grade the copy with tests/graders/ (python -m tools.grade N --steps MY_STEPS).
+
+        Each test shows as it finishes; a wait gives up after CHECK_TIMEOUT seconds (the
+        graders' own default is longer, for slow machines). ■ stops the grader and reaps it.
+        """
         command = [sys.executable, "-m", "tools.grade", str(self.step.n)]
-        command += ["--steps", str(self.folder.parent), "-x", "--color=no"]
+        command += ["--steps", str(self.folder.parent), "-x", "--color=no", "-v", "-v"]
         command += ["-p", "no:cacheprovider"]  # no .pytest_cache in the attendee's folders
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-        passed = result.returncode == 0
+        env = {
+            **os.environ,
+            "INCOMING_TEST_TIMEOUT": os.environ.get("INCOMING_TEST_TIMEOUT", CHECK_TIMEOUT),
+        }
+        progress = display(Markdown(f"checking step {self.step.n:02d}…"), display_id=True)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        lines: list[str] = []
+        done = 0
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+                if match := re.match(r"\S+::(\S+) (PASSED|FAILED|ERROR)", line):
+                    done += 1
+                    if progress is not None:
+                        what = f"{done} test{'s' * (done != 1)} done, last: {match[1]} {match[2]}"
+                        progress.update(Markdown(f"checking step {self.step.n:02d}… {what}"))
+        except KeyboardInterrupt:
+            print(f"■ stopped the check of step {self.step.n:02d} (the grader is gone)")
+            return
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            process.wait()  # reaped: no <defunct> grader
+        passed = process.returncode == 0
         verdict = "passes" if passed else "does not pass yet"
-        lines = result.stdout.rstrip().splitlines()
         detail = "\n".join(lines if passed else _failure_summary(lines))
+        if progress is not None:
+            progress.update(Markdown(f"checked step {self.step.n:02d}: {done} tests"))
         display(
             Markdown(f"{'✅' if passed else '❌'} **Your step {self.step.n:02d} {verdict}.**"),
-            Code(detail + ("\n" + result.stderr if result.stderr.strip() else ""), language="text"),
+            Code(detail, language="text"),
         )
 
 
 def _failure_summary(lines: list[str]) -> list[str]:
-    """The grader's verdict without pytest's tracebacks: why it failed, the summary, the hint."""
+    """The grader's verdict without pytest's tracebacks: why it failed (in words), the hint."""
     summary = next((i for i, line in enumerate(lines) if "short test summary" in line), None)
     if summary is None:
         return lines
     errors = [line for line in lines[:summary] if line.startswith("E ")][:10]
-    return [*lines[:1], *errors, *lines[summary:]]
+    why = [f"why: {line[1:].strip()}" for line in errors if "AssertionError: " in line][:1]
+    why = [w.replace("AssertionError: ", "") for w in why]
+    return [*lines[:1], *why, *errors, *lines[summary:]]
 
 
 def empty_functions(text: str, names: Sequence[str], hint: str) -> str:
@@ -589,3 +705,6 @@ def exercise(n: int) -> Exercise:
     exercise.prepare()
     exercise.introduce()
     return exercise
+
+
+_on_interrupt_say_what_stopped()

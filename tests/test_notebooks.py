@@ -592,6 +592,7 @@ def test_the_plot_is_a_live_widget_in_jupyterlab(kernel_env: dict[str, str]) -> 
     nb = nbformat.read(notebook, as_version=4)
     last = next(i for i, c in enumerate(nb.cells) if "stopped" in c.metadata.get("tags", []))
     nb.cells = nb.cells[: last + 1]  # not the exercise: that is the other test's
+    nb.cells.append(nbformat.v4.new_code_cell("talk.stop()"))  # the Stop button, pressed
     execute(nb, {**kernel_env, "INCOMING_PLOT": "widget"})
     [charts] = tagged(nb, "charts")
     widgets = [
@@ -602,6 +603,10 @@ def test_the_plot_is_a_live_widget_in_jupyterlab(kernel_env: dict[str, str]) -> 
     assert widgets, f"no widget in the charts cell: {charts.outputs}"
     [plot] = tagged(nb, "plot")
     assert not pictures(plot) and "the plot above is live" in text_of(plot), text_of(plot)
+    [stopped] = tagged(nb, "stopped")  # live, the stop is a button (Run All must not stop)
+    assert "Stop the plot" in json.dumps(stopped.outputs) and "still running" not in text_of(
+        stopped
+    ), stopped.outputs
     assert re.search(r"^load: [1-9]\d* messages$", text_of(plot), re.MULTILINE), text_of(plot)
 
 
@@ -627,3 +632,100 @@ def test_a_solved_exercise_passes_its_check(kernel_env: dict[str, str]) -> None:
         kernel.stop()
     assert "Your step 02 passes" in verdict, verdict
     assert "step 2 passes: " in verdict  # tools/grade.py's own verdict
+
+
+def cells_of(name: str) -> dict[str, str]:
+    """A notebook's tagged code cells: tag -> source."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return {tag: cell.source for cell in nb.cells for tag in cell.metadata.get("tags", [])}
+
+
+@pytest.mark.slow
+def test_the_plot_survives_stop_and_rerun(kernel_env: dict[str, str]) -> None:
+    """Stop, then re-run the server and plot cells, twice, in one kernel: data arrives each time.
+
+    Each round closes the kernel's bus connection and opens a new one, which gets the old
+    one's file descriptor number back: the event loop must watch the new connection.
+    """
+    cells = cells_of("08_live_plot")
+    kernel = Kernel({**kernel_env, "INCOMING_PLOT": "static"})
+    try:
+        kernel.run("import asyncio\nimport talk\nmode = talk.plotting()")
+        for round in range(3):
+            for tag in ("server", "charts"):
+                kernel.run(cells[tag])
+            printed = kernel.run(cells["plot"].replace("seconds=5", "seconds=2"))
+            arrived = re.search(r"^load: [1-9]\d* messages$", printed, re.MULTILINE)
+            assert arrived, f"round {round + 1}: {printed}"
+            assert "still running: []" in kernel.run(cells["stopped"])
+    finally:
+        kernel.stop()
+
+
+@pytest.mark.parametrize("notebook", PAIRED, ids=[p.stem for p in PAIRED])
+def test_heading_number_is_the_file_number(notebook: Path) -> None:
+    """One numbering: a notebook's heading starts with its file's number (its first step)."""
+    heading = jupytext.read(notebook).cells[0].source.splitlines()[0]
+    number = int(notebook.stem[:2])
+    assert re.match(rf"# {number}\. ", heading), f"{notebook.name} is headed {heading!r}"
+
+
+def children_of(pid: int) -> list[tuple[int, str]]:
+    """(pid, state) of pid's child processes; state Z is a <defunct> one."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            found.append((int(child), stat[0]))
+    return found
+
+
+def test_interrupt_says_in_one_line_what_stopped(kernel_env: dict[str, str]) -> None:
+    """■ during an await: one line, no CancelledError traceback; during a check: no zombie."""
+    kernel = Kernel(kernel_env)
+    try:
+        kernel.run("import asyncio, talk\ntalk.start('receiver', 1)")
+        printed: list[str] = []
+        long_cell = kernel.client.execute("print('waiting')\nawait asyncio.sleep(8)")
+        kernel.wait_for_output(long_cell, "waiting")
+        kernel.manager.interrupt_kernel()  # the ■ button
+        reply = kernel.client.get_shell_msg(timeout=60)
+        assert reply["parent_header"]["msg_id"] == long_cell, reply
+        while True:
+            message = kernel.client.get_iopub_msg(timeout=10)
+            if message["parent_header"].get("msg_id") != long_cell:
+                continue
+            if message["msg_type"] == "stream":
+                printed.append(message["content"]["text"])
+            elif message["msg_type"] == "error":
+                printed.append("\n".join(message["content"]["traceback"]))
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                break
+        text = "\n".join(printed)
+        assert text == "■ interrupted: stopped this cell and receiver\n", text
+
+        kernel_pid = int(kernel.run("import os\nprint(os.getpid())").strip())
+        kernel.run("exercise = talk.exercise(4)")
+        check = kernel.client.execute("exercise.check()")
+        wait_until(lambda: len(children_of(kernel_pid)) > 0, "the grader to start")
+        kernel.manager.interrupt_kernel()
+        reply = kernel.client.get_shell_msg(timeout=60)
+        assert reply["parent_header"]["msg_id"] == check, reply
+        zombies = [pid for pid, state in children_of(kernel_pid) if state == "Z"]
+        assert not zombies, f"<defunct> processes under the kernel: {zombies}"
+    finally:
+        kernel.stop()
+
+
+def test_an_unsolved_check_fails_fast_and_says_what_is_missing(kernel_env: dict[str, str]) -> None:
+    """Step 04 from step 03's copy: one socket only. The check says so in words."""
+    env = {k: v for k, v in kernel_env.items() if k != "INCOMING_TEST_TIMEOUT"}
+    kernel = Kernel(env)  # the check's own timeout, as in JupyterLab
+    try:
+        kernel.run("import talk\nexercise = talk.exercise(4)")
+        verdict = kernel.run("exercise.check()")
+    finally:
+        kernel.stop()
+    assert "does not pass yet" in verdict, verdict
+    assert re.search(r"why: the receiver listened on 1 of the \d sockets", verdict), verdict
+    assert "Hint:" in verdict, verdict

@@ -45,8 +45,16 @@ def receiver(
     def start(*names: str | Path, extra: tuple[str, ...] = ()) -> Program:
         program = python(step / "receiver.py", *names, *extra, env=step_env)
         programs.append(program)
-        for _ in names or ["incoming"]:
-            program.expect(r"^listening on ")
+        sockets = len(names) or 1
+        for listening in range(sockets):
+            try:
+                program.expect(r"^listening on ")
+            except AssertionError as error:
+                raise AssertionError(
+                    f"the receiver listened on {listening} of the {sockets} socket"
+                    f"{'s' * (sockets != 1)} it was given (one 'listening on' line each)\n"
+                    f"{error}"
+                ) from None
         if "bus" in table.get(request.module.STEP).needs:
             program.expect(r"^on the bus as org\.example\.Incoming$")
         return program
