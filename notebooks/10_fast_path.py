@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 9. One wakeup, many datagrams: the server's fast path
+# # 10. One wakeup, many datagrams: the server's fast path
 #
 # The talk's history is a story about speed: kdbus, AF_BUS, "sd-bus 3.6× faster than
 # libdbus". Our own server pays, for every single datagram, a trip through the event

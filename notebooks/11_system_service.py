@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 10. A system service, plotted from another machine over ssh
+# # 11. A system service, plotted from another machine over ssh
 #
 # The last act is what every embedded user does next: the server runs on the board (the
 # one with the GPIO line) as a *system* service, and the plot runs on the laptop. sd-bus
