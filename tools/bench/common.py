@@ -144,10 +144,17 @@ def context_switches(pid: int) -> tuple[int, int]:
 
 
 class Worker:
-    """A worker process (python -m tools.bench.worker ...) that answers JSON commands."""
+    """A worker process (python -m tools.bench.worker ..., or another module) that answers JSON
+    commands."""
 
-    def __init__(self, args: Sequence[str], options: Options, env: dict[str, str]) -> None:
-        argv = [*options.prefix(), sys.executable, "-m", "tools.bench.worker", *args]
+    def __init__(
+        self,
+        args: Sequence[str],
+        options: Options,
+        env: dict[str, str],
+        module: str = "tools.bench.worker",
+    ) -> None:
+        argv = [*options.prefix(), sys.executable, "-m", module, *args]
         self.name = " ".join(args)
         self.program = Program(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE)
         self.ready: dict[str, Any] = {}
@@ -193,9 +200,11 @@ class Worker:
         self.stop()
 
 
-def start_worker(args: Sequence[str], options: Options, env: dict[str, str]) -> Worker:
-    """A worker that is ready, or BenchError with its reason."""
-    worker = Worker(args, options, env)
+def start_worker(
+    args: Sequence[str], options: Options, env: dict[str, str], module: str = "tools.bench.worker"
+) -> Worker:
+    """A worker (of module) that is ready, or BenchError with its reason."""
+    worker = Worker(args, options, env, module)
     try:
         worker.ready = worker.read()
     except BenchError:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from tools.bench.common import (
     context_switches,
     median,
     pin_pid,
+    start_worker,
 )
 from tools.bench.peers import bus_for
 
@@ -99,24 +99,9 @@ def wakeups(pid: int) -> int:
 # --- the part, in the orchestrator ---
 
 
-class FilterWorker(Worker):
-    """A worker of this module (python -m tools.bench.filtering ...)."""
-
-    def __init__(self, args: list[str], options: Options, env: dict[str, str]) -> None:
-        argv = [*options.prefix(), sys.executable, "-m", "tools.bench.filtering", *args]
-        self.name = " ".join(args)
-        self.program = Program(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE)
-        self.ready = {}
-
-
-def start(args: list[str], options: Options, env: dict[str, str]) -> FilterWorker:
-    worker = FilterWorker(args, options, env)
-    try:
-        worker.ready = worker.read()
-    except BenchError:
-        worker.stop()
-        raise
-    return worker
+def start(args: list[str], options: Options, env: dict[str, str]) -> Worker:
+    """A worker of this module (python -m tools.bench.filtering ...), ready."""
+    return start_worker(args, options, env, module="tools.bench.filtering")
 
 
 def one_round(
