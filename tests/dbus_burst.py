@@ -2,8 +2,8 @@
 
     python -m tests.dbus_burst STEP_FOLDER COUNT [BATCH]
 
-Owns org.example.Incoming, emits COUNT signals in a tight loop with the step's
-interface.publish(), prints "emitted", and then waits without any further
+Owns org.example.Incoming, prints "ready", emits COUNT signals in a tight loop with
+the step's interface.publish(), prints "emitted", and then waits without any further
 message to it: whatever sd-bus still holds in its queue must leave on its own.
 With BATCH (step 10 on): publish(..., flush=False), and one flush_bus() per BATCH.
 """
@@ -24,6 +24,7 @@ async def burst(folder: str, count: int, batch: int) -> None:
     await bus.request_name_async(NAME, 0)
     incoming = Incoming(["burst"])
     incoming.export_to_dbus(PATH)
+    print("ready", flush=True)  # the test stops the daemon now: the bus socket must fill up
     for n in range(count):
         if batch:
             publish(incoming, "burst", n, str(n), flush=False)

@@ -2,9 +2,9 @@
 
 sd-bus queues a message the bus socket cannot take at once; python-sdbus 0.14
 asks asyncio to watch for "writable" only in bus.process(), which runs when
-something arrives. A tight burst of signals on one CPU (bus, server and client
-pinned together, so the daemon cannot keep up) leaves the tail in the queue
-until some other message pokes the server. Step 06's publish() calls process()
+something arrives. A burst of signals while the daemon cannot read (stopped with SIGSTOP
+until the burst is emitted, so the bus socket surely fills up) leaves the tail
+in the queue until some other message pokes the server. Step 06's publish() calls process()
 after each emit; these tests show that it delivers everything, that step 10's
 one flush per batch of emits does too, and that without the call the same
 burst does not arrive.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pytest
 from tests.helpers import Program
 from tools import bus, table
 
-COUNT = 60_000  # enough to fill the bus socket while the daemon waits for the CPU
+COUNT = 60_000  # far more than the bus socket holds while the daemon is stopped
 ONE_CPU = {min(os.sched_getaffinity(0))}
 
 
@@ -56,7 +57,12 @@ def run_burst(folder: Path, tmp_path: Path, patience: float, batch: int = 0) -> 
                 env=private.env,
                 preexec=pin,
             )
-            server.expect("^emitted$", timeout=120)
+            server.expect("^ready$")
+            os.kill(private.process.pid, signal.SIGSTOP)  # nothing leaves the bus socket now
+            try:
+                server.expect("^emitted$", timeout=120)
+            finally:
+                os.kill(private.process.pid, signal.SIGCONT)
             listener.wait(timeout=patience + 30)
             return len(listener.stdout) - 1
         finally:
