@@ -44,6 +44,11 @@ def test_help_lists_every_target_with_one_line() -> None:
         assert needed in targets
 
 
+def sockets_in(folder: Path) -> list[Path]:
+    """The socket files under folder (dbus-daemon adds a dbus-1/ folder of its own: not one)."""
+    return [path for path in folder.rglob("*") if path.is_socket()]
+
+
 @pytest.mark.parametrize("step", STEPS, ids=[f"step-{s.n}" for s in STEPS])
 def test_step_target_shows_the_feeders_data(step: table.Step, tmp_path: Path) -> None:
     runtime = tmp_path / "runtime"  # as logind makes it: the receivers' sockets go there
@@ -56,8 +61,7 @@ def test_step_target_shows_the_feeders_data(step: table.Step, tmp_path: Path) ->
         assert re.search(rf"^\s*receiver \| {re.escape(name)}: \S", output, re.M), output
     if step.client:
         assert re.search(r"^\s*client \| ", output, re.M), output
-    left = [path for path in runtime.rglob("*") if path.is_socket()]  # dbus-daemon adds dbus-1/
-    assert not left, f"socket files left behind: {left}"
+    assert not sockets_in(runtime), "socket files left behind"
 
 
 @pytest.mark.parametrize("step", STEPS, ids=[f"diff-{s.n}" for s in STEPS])
@@ -125,7 +129,8 @@ def test_demo_without_a_display_writes_the_plot(tmp_path: Path) -> None:
 @needs_tmux()
 def test_step_target_on_a_terminal_opens_tmux_panes(tmp_path: Path) -> None:
     """On stage: `make step-4` in a terminal; type into the sender pane; Ctrl-b d ends it all."""
-    runtime = tmp_path / "runtime"
+    runtime = tmp_path / "runtime"  # as logind makes it: the receivers' sockets go there
+    runtime.mkdir(mode=0o700)
     tmux = Tmux({**os.environ, "XDG_RUNTIME_DIR": str(runtime)})  # a tmux server of our own
 
     def pane(n: int) -> str:
@@ -144,6 +149,6 @@ def test_step_target_on_a_terminal_opens_tmux_panes(tmp_path: Path) -> None:
         wait_until(lambda: "make-ended-0" in tmux.capture("presenter"),
                    "make to end after Ctrl-b d")  # fmt: skip
         assert "incoming-step-4" not in tmux("list-sessions")
-        wait_until(lambda: not list(runtime.iterdir()), "the socket files to go")
+        wait_until(lambda: not sockets_in(runtime), "the socket files to go")
     finally:
         tmux.kill()  # the private server: never the developer's
