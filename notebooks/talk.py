@@ -474,7 +474,42 @@ def live_charts(chart: ModuleType) -> Any:
         charts.plt.switch_backend("widget")
         charts.headless = False
         charts.draw = _pushing(charts.draw, charts)
+        charts.setup = _browser_on_loop(charts.setup, charts, asyncio.get_running_loop())
     return charts
+
+
+def _browser_on_loop(
+    setup: Callable[[Any], None], charts: Any, loop: asyncio.AbstractEventLoop
+) -> Callable[[Any], None]:
+    """charts.setup, then the new figure's messages from the browser handled on the kernel's loop.
+
+    JupyterLab sends widget messages on a kernel subshell: ipykernel handles them in a
+    thread of their own. ipympl answers the browser's "draw" (its reply to draw_idle)
+    by drawing the figure there, while redraw() draws the same figure on the kernel's
+    loop: two threads in one Agg renderer, which can leave it drawing nothing at all
+    (a blank figure whose data keeps coming, seen after Run All and after re-runs).
+    On the loop, the browser's requests run between frames, never during one.
+    """
+
+    def setup_then_hop(sources: Any) -> None:
+        setup(sources)
+        canvas = charts.figure.canvas
+        if canvas in _on_loop:  # the same sources again: setup kept its figure
+            return
+        _on_loop.add(canvas)
+        handle = canvas._handle_message
+
+        def on_loop(widget: Any, content: Any, buffers: Any) -> None:
+            loop.call_soon_threadsafe(handle, widget, content, buffers)
+
+        for widget in (canvas, canvas.toolbar):  # both pass the browser's messages to handle
+            widget.on_msg(handle, remove=True)
+            widget.on_msg(on_loop)
+
+    return setup_then_hop
+
+
+_on_loop: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _pushing(draw: Callable[[], bool], charts: Any) -> Callable[[], bool]:

@@ -275,8 +275,7 @@ def test_live_plot_draws_after_run_all_and_after_reruns(lab: Lab, page: Any) -> 
             run_cell(page, "talk.watch_plot")
             assert not errors(page), errors(page)
             first, later = moves(page)
-            if drawn(first) <= 0.002:  # open: see the closing note
-                pytest.xfail(f"re-run {round + 1}: the new figure stays blank (its data arrives)")
+            (SHOTS / f"08-live-after-rerun-{round + 1}.png").write_bytes(first)
             assert drawn(first) > 0.002, f"round {round + 1}: the figure is blank"
             assert later != first, f"round {round + 1}: the plot does not move"
 
