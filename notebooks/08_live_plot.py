@@ -98,14 +98,14 @@ client.show()
 talk.show_image(picture)
 
 # %% [markdown]
-# The end: the plot's tasks, then the programs and the private bus. In JupyterLab that
-# is a button, not a cell: "Run All" runs every cell, and a stop cell would end the live
-# plot a moment after it started. So the plot above keeps moving until you press
-# **Stop the plot**; to start again, re-run the server cell and the plot cells. (Run
-# headless, this cell stops everything at once.)
+# The end: the plot's tasks (every task running the step's code), then the programs and
+# the private bus. In JupyterLab that is a button, not a cell: "Run All" runs every cell,
+# and a stop cell would end the live plot a moment after it started. So the plot above
+# keeps moving until you press **Stop the plot**; to start again, re-run the server cell
+# and the plot cells. (Run headless, this cell stops everything at once.)
 
 # %% tags=["stopped"]
-talk.stop_button(tasks)
+talk.stop_button()
 
 # %% [markdown]
 # ## Exercise: step 08 from step 07

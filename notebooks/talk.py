@@ -531,16 +531,33 @@ def _pushing(draw: Callable[[], bool], charts: Any) -> Callable[[], bool]:
     return draw_and_push
 
 
-def stop_button(tasks: Sequence[asyncio.Task[Any]]) -> None:
+def step_tasks() -> list[asyncio.Task[Any]]:
+    """The tasks on the kernel's loop that run a step's code: the plot's, from every run of its
+    cells (a re-run charts cell makes new tasks; a stop cell that is not re-run knows the old)."""
+    steps = str(ROOT / "steps")
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "cr_code", None) is not None
+        and task.get_coro().cr_code.co_filename.startswith(steps)  # type: ignore[union-attr]
+    ]
+
+
+def stop_button() -> None:
     """Live: a button that stops the plot's tasks, the programs and the bus. Headless: stop now.
 
     "Run All" runs every cell, and a stop cell would end the live plot a moment after it
-    started; a button is only pressed by a person.
+    started; a button is only pressed by a person. Widget messages may be handled in a
+    thread of their own (a kernel subshell): the tasks are cancelled on the kernel's loop.
     """
+    loop = asyncio.get_running_loop()
 
-    def stop_all(_: object = None) -> None:
-        for task in tasks:
+    def cancel_step_tasks() -> None:
+        for task in step_tasks():
             task.cancel()
+
+    def stop_all() -> None:
+        loop.call_soon_threadsafe(cancel_step_tasks)
         stop()
         print("stopped the plot, the programs and the bus; still running:", running())
 

@@ -269,7 +269,12 @@ def test_live_plot_draws_after_run_all_and_after_reruns(lab: Lab, page: Any) -> 
             button = page.get_by_role("button", name="Stop the plot")
             button.scroll_into_view_if_needed()
             button.click()
-            page.get_by_text("still running: []").wait_for(timeout=30 * SECOND)
+            stopped = round + 1  # each press prints its own line under the button
+            wait_until(
+                lambda: page.content().count("still running: []") >= stopped,  # noqa: B023
+                f"the button's stop number {stopped}",
+                timeout=30,
+            )
             for source in ("talk.bus()", "charts = talk.live_charts"):
                 run_cell(page, source)
             run_cell(page, "talk.watch_plot")
