@@ -90,8 +90,12 @@ def test_unit_verifies_and_is_sandboxed(step: Path) -> None:
         assert re.search(rf"^{re.escape(setting)}", text, re.M), f"the unit has no {setting}"
     if shutil.which("systemd-analyze") is None:
         pytest.skip("no systemd-analyze here to verify the unit")
+    units = ("/usr/lib/systemd/system", "/lib/systemd/system")
+    if not any(Path(folder, "dbus.socket").exists() for folder in units):
+        pytest.skip("no dbus.socket here (the system bus's unit: Debian's dbus-system-bus-common);"
+                    " a Type=dbus unit cannot be verified without it")  # fmt: skip
     verify = subprocess.run(
-        ["systemd-analyze", "verify", unit], capture_output=True, text=True, timeout=60
+        ["systemd-analyze", "verify", "--man=no", unit], capture_output=True, text=True, timeout=60
     )
     assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
     security = subprocess.run(
