@@ -321,10 +321,11 @@ def test_run_all_in_jupyterlab(lab: Lab, page: Any, notebook: Path) -> None:
         run_all(page)
         assert not errors(page), errors(page)
         assert "[*]:" not in prompts(page), prompts(page)
-        check = cell(page, "exercise.check()")
-        check.scroll_into_view_if_needed()
-        assert "does not pass yet" in check.inner_text(), check.inner_text()
-        assert "Hint:" in check.inner_text()
+        if "exercise.check()" in notebook.with_suffix(".py").read_text():  # 11 has none
+            check = cell(page, "exercise.check()")
+            check.scroll_into_view_if_needed()
+            assert "does not pass yet" in check.inner_text(), check.inner_text()
+            assert "Hint:" in check.inner_text()
     if notebook.stem != "02_threads":
         return
     # The exercise, solved (its file replaced by the real step), passes.
