@@ -71,6 +71,17 @@ def run_burst(folder: Path, tmp_path: Path, patience: float, batch: int = 0) -> 
                 server.stop()
 
 
+def without_process(n: int, folder: Path) -> Path:
+    """A copy of step n in folder whose interface.py never calls bus.process()."""
+    shutil.copytree(table.get(n).folder(table.ROOT / "steps"), folder)
+    interface = folder / "interface.py"
+    source = interface.read_text()
+    flush = "    sdbus.get_default_bus().process()\n"
+    assert source.count(flush) == 1, f"step {n}'s interface.py calls process() once"
+    interface.write_text(source.replace(flush, "    pass\n"))
+    return folder
+
+
 def test_a_burst_arrives_whole_without_a_poke(tmp_path: Path) -> None:
     received = run_burst(table.get(6).folder(table.ROOT / "steps"), tmp_path, patience=60)
     assert received == COUNT, f"{COUNT - received} of {COUNT} signals held back in sd-bus's queue"
@@ -85,25 +96,13 @@ def test_step_10s_batches_arrive_whole_with_one_flush_each(tmp_path: Path) -> No
 
 def test_step_10s_batches_without_the_flush_are_held_back(tmp_path: Path) -> None:
     """The batched test above can fail: the same batches, flush_bus() doing nothing."""
-    folder = tmp_path / "unflushed"
-    shutil.copytree(table.get(10).folder(table.ROOT / "steps"), folder)
-    interface = folder / "interface.py"
-    source = interface.read_text()
-    flush = "    sdbus.get_default_bus().process()\n"
-    assert source.count(flush) == 1
-    interface.write_text(source.replace(flush, "    pass\n"))
+    folder = without_process(10, tmp_path / "unflushed")
     assert run_burst(folder, tmp_path, patience=5, batch=64) < COUNT
 
 
 def test_without_the_process_call_the_same_burst_is_held_back(tmp_path: Path) -> None:
     """The hazard is real: the burst test above fails on publish() without process()."""
-    folder = tmp_path / "unfixed"
-    shutil.copytree(table.get(6).folder(table.ROOT / "steps"), folder)
-    interface = folder / "interface.py"
-    source = interface.read_text()
-    flush = "    sdbus.get_default_bus().process()\n"
-    assert flush in source
-    interface.write_text(source.replace(flush, "    pass\n"))
+    folder = without_process(6, tmp_path / "unfixed")
     received = run_burst(folder, tmp_path, patience=5)  # what is held back stays held
     if received == COUNT:
         pytest.fail("the unfixed publish() delivered every signal: has python-sdbus fixed this?")
