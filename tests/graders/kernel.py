@@ -269,7 +269,12 @@ def loop_verdict(
 RECEIVES = {"recvmsg", "recvfrom", "read"}
 
 
-def blocking_verdict(pid: int, sockets: dict[str, list[int]], threaded: bool) -> str:
+def threads_verdict(pid: int, sockets: dict[str, list[int]]) -> str:
+    """Why an idle process is not one thread per socket, each blocked in its recvmsg."""
+    return blocking_verdict(pid, sockets, threaded=True)
+
+
+def blocking_verdict(pid: int, sockets: dict[str, list[int]], threaded: bool = False) -> str:
     """Why an idle process is not blocked in one recvmsg per socket ("" if it is).
 
     threaded: each socket in a thread of its own (step 02), else one socket, one thread.

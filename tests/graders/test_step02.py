@@ -1,6 +1,7 @@
 """Grader for step 02: several sockets, one thread each, each blocked in its own recvmsg()."""
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,15 @@ from tests.helpers import Program, send
 STEP = 2
 
 
-def receive_on_three_sockets(receiver: Start, tmp_path: Path) -> tuple[Program, list[Path]]:
-    """A receiver on three sockets that has printed one message from each."""
+def receive_on_three_sockets(
+    receiver: Start, tmp_path: Path, verdict: Callable[[int, dict[str, list[int]]], str]
+) -> tuple[Program, list[Path]]:
+    """A receiver on three sockets, judged by verdict(pid, sockets) once idle (first: a line
+    that never comes would take a timeout), that has then printed one message from each."""
     paths = [tmp_path / "load", tmp_path / "sine", tmp_path / "third"]
     program = receiver(*paths)
+    why = verdict(program.pid, {path.name: kernel.socket_fds(program.pid, path) for path in paths})
+    assert not why, why
     for path in reversed(paths):
         send(path, f"to {path.name}".encode())
         program.expect(rf"^{path}: to {path.name}$", what=f"a message to {path.name}, printed")
@@ -27,10 +33,7 @@ def receive_on_three_sockets(receiver: Start, tmp_path: Path) -> tuple[Program, 
 def test_every_socket_has_its_own_thread_blocked_in_recvmsg(
     receiver: Start, tmp_path: Path
 ) -> None:
-    program, paths = receive_on_three_sockets(receiver, tmp_path)
-    sockets = {path.name: kernel.socket_fds(program.pid, path) for path in paths}
-    why = kernel.blocking_verdict(program.pid, sockets, threaded=True)
-    assert not why, why
+    receive_on_three_sockets(receiver, tmp_path, kernel.threads_verdict)
 
 
 @pytest.mark.idea

@@ -20,8 +20,8 @@ STEP = 3
 def test_one_thread_waits_in_epoll_for_the_socket(receiver: Start, tmp_path: Path) -> None:
     path = tmp_path / "incoming"
     program = receiver(path)
+    why = kernel.loop_verdict(program.pid, {path.name: kernel.socket_fds(program.pid, path)})
+    assert not why, why  # judged while idle: a line that never comes would take a timeout
     for n in range(3):
         send(path, f"message {n}".encode())
         program.expect(rf"^{path}: message {n}$", what=f"'message {n}', printed")
-    why = kernel.loop_verdict(program.pid, {path.name: kernel.socket_fds(program.pid, path)})
-    assert not why, why

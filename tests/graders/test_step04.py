@@ -19,7 +19,4 @@ __all__ = ["test_all_socket_files_removed_on_exit"]  # step 02's test, here agai
 
 @pytest.mark.idea
 def test_one_thread_waits_in_one_epoll_for_every_socket(receiver: Start, tmp_path: Path) -> None:
-    program, paths = receive_on_three_sockets(receiver, tmp_path)
-    sockets = {path.name: kernel.socket_fds(program.pid, path) for path in paths}
-    why = kernel.loop_verdict(program.pid, sockets)
-    assert not why, why
+    program, paths = receive_on_three_sockets(receiver, tmp_path, kernel.loop_verdict)
