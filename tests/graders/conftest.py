@@ -33,9 +33,16 @@ def is_idea(item: pytest.Item) -> bool:
     return item.get_closest_marker("idea") is not None
 
 
+def own(item: pytest.Item) -> bool:
+    """Whether the test is the grader's own, not one it imports from another step's."""
+    function = getattr(item, "function", None)
+    return getattr(function, "__module__", None) == getattr(item.module, "__name__", "")  # type: ignore[attr-defined]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Ideas first (a stable sort: each keeps the grader's order)."""
-    items.sort(key=lambda item: not is_idea(item))
+    """Ideas first, the step's own before those it shares with another step (a stable
+    sort: otherwise in the grader's order)."""
+    items.sort(key=lambda item: (not is_idea(item), not own(item)))
 
 
 def why_line(report: pytest.TestReport, name: str) -> str:

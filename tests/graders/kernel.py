@@ -132,6 +132,28 @@ def resting_place(seen: list[Sleep]) -> Sleep | None:
     return next(s for s in asleep if (s.syscall, s.epfd, s.timeout_ms) == key)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process has used so far (user + system, all threads)."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(pid: int, looks: int = 5, busy: float = 0.5, timeout: float = 20.0) -> None:
+    """Wait until the process is idle: every thread asleep in the same system call for looks
+    looks in a row. A busy program never is: give up once it has used busy s of CPU (CPU
+    time, not wall time: on a loaded machine a starting program waits long for a CPU)."""
+    start, deadline = cpu_seconds(pid), time.monotonic() + timeout
+    stable, last = 0, None
+    while stable < looks:
+        now = tuple(look(pid, tid) for tid in threads(pid))
+        places = tuple((sleep.tid, sleep.syscall) for sleep in now)
+        stable = stable + 1 if all(s.asleep for s in now) and places == last else 0
+        last = places
+        if cpu_seconds(pid) - start > busy or time.monotonic() > deadline:
+            return
+        time.sleep(0.01)  # polling /proc: it has no event to wait on
+
+
 def fd_targets(pid: int) -> dict[int, str]:
     """fd number -> what it is: 'socket:[123]', 'pipe:[45]', 'anon_inode:[eventpoll]', a path."""
     targets = {}
@@ -167,6 +189,19 @@ def unix_socket_paths() -> dict[str, str]:
 def fds_of(pid: int, want: str) -> list[int]:
     """The process's fds whose target (see fd_targets) is want."""
     return [fd for fd, target in fd_targets(pid).items() if target == want]
+
+
+def gpio_fds(pid: int) -> list[int]:
+    """A GPIO line request's fds (anon_inode:gpio-line), or the simulated line's pipe: every
+    pipe of the process but its standard input, output and error."""
+    targets = fd_targets(pid)
+    standard = {targets.get(fd) for fd in (0, 1, 2)}
+    return [
+        fd
+        for fd, target in targets.items()
+        if target == "anon_inode:gpio-line"
+        or (target.startswith("pipe:") and target not in standard)
+    ]
 
 
 def socket_fds(pid: int, path: str | os.PathLike[str]) -> list[int]:
@@ -215,6 +250,7 @@ def loop_verdict(
     loop's epoll must watch one of each. helpers: threads the step itself has besides the
     loop (the simulated GPIO button), each resting in one of helper_sleeps.
     """
+    settle(pid)
     tids = threads(pid)
     main, others = tids[0], tids[1:]
     rests = {tid: resting_place(samples(pid, tid, count=8)) for tid in others}
@@ -279,6 +315,7 @@ def blocking_verdict(pid: int, sockets: dict[str, list[int]], threaded: bool = F
 
     threaded: each socket in a thread of its own (step 02), else one socket, one thread.
     """
+    settle(pid)
     tids = threads(pid)
     rests = {tid: resting_place(samples(pid, tid, count=10)) for tid in tids}
     if threaded and len(tids) > 1 + len(sockets):
