@@ -186,6 +186,17 @@ def unix_socket_paths() -> dict[str, str]:
     return paths
 
 
+def other_socket_fds(pid: int) -> list[int]:
+    """The process's sockets that are not AF_UNIX ones (a CAN socket, in the steps)."""
+    lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    unix = {f"socket:[{line.split()[6]}]" for line in lines if len(line.split()) >= 7}
+    return [
+        fd
+        for fd, target in fd_targets(pid).items()
+        if target.startswith("socket:") and target not in unix
+    ]
+
+
 def fds_of(pid: int, want: str) -> list[int]:
     """The process's fds whose target (see fd_targets) is want."""
     return [fd for fd, target in fd_targets(pid).items() if target == want]

@@ -88,6 +88,10 @@ def test_can_frames_arrive_as_lines_in_order_none_lost(
 ) -> None:
     path = tmp_path / "load"
     program = can_receiver(receiver, path, vcan)
+    sources = {path.name: kernel.socket_fds(program.pid, path)}
+    sources["the CAN socket"] = kernel.other_socket_fds(program.pid)
+    why = kernel.loop_verdict(program.pid, sources)
+    assert not why, why  # the CAN socket is one more source of the same loop
     if shutil.which("cansend"):  # can-utils, another process: a frame from outside
         subprocess.run(["cansend", vcan, "123#DEADBEEF"], check=True, timeout=60)
     else:
