@@ -64,7 +64,11 @@ def test_unusable_line_is_one_clear_line_and_sockets_go_on(
     program = receiver(path, extra=("--gpio", spec))
     send(path, b"still here")
     program.expect(rf"^{path}: still here$")
-    wait_until(lambda: any(line.startswith("gpio: ") for line in program.stderr), "gpio error")
+    wait_until(
+        lambda: any(line.startswith("gpio: ") for line in program.stderr),
+        "a 'gpio: ...' line for the unusable line",
+        program=program,
+    )
     gpio_errors = [line for line in program.stderr if line.startswith("gpio: ")]
     assert len(gpio_errors) == 1 and spec in gpio_errors[0], program.stderr
     assert not any("Traceback" in line for line in program.stderr), program.stderr
@@ -187,7 +191,11 @@ def test_unusable_can_is_one_clear_line_and_sockets_go_on(
     program = receiver(path, extra=("--gpio", "none:0", "--can", iface))
     send(path, b"still here")
     program.expect(rf"^{path}: still here$")
-    wait_until(lambda: any(line.startswith("can: ") for line in program.stderr), "can error")
+    wait_until(
+        lambda: any(line.startswith("can: ") for line in program.stderr),
+        "a 'can: ...' line for the unusable interface",
+        program=program,
+    )
     can_errors = [line for line in program.stderr if line.startswith("can: ")]
     assert len(can_errors) == 1 and iface in can_errors[0], program.stderr
     if reason := can_sim.unavailable():  # this kernel: socket(AF_CAN) itself fails
