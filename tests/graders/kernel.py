@@ -12,6 +12,15 @@ about another process, but /proc can, and it does not depend on who wins the CPU
 
 Reading another process's syscall file needs ptrace rights over it: the same user, or
 root; the graders' programs are children of the test, so both hold.
+
+Measured on step 03 and its mistakes (tests/graders/cases/step03/), idle after a datagram:
+the step itself sleeps in epoll_wait(timeout -1) on one epoll that watches the socket, and
+wakes 0 times in 0.5 s; `await asyncio.sleep(0.01)` polling: epoll_wait(timeout 10), 45
+wakeups; a blocking recvmsg in a coroutine: recvmsg; select() in a task: pselect6; a retry
+loop around `await asyncio.sleep(0)`: never asleep; a nested run_until_complete: a second
+epoll; to_thread: a second thread in recvmsg. Each is told apart by where the thread
+sleeps, not by timing, so a loaded machine gives the same verdict (wakeups are a second
+check: preemption by load counts as involuntary, not voluntary, switches).
 """
 
 from __future__ import annotations
@@ -195,11 +204,6 @@ def other_socket_fds(pid: int) -> list[int]:
         for fd, target in fd_targets(pid).items()
         if target.startswith("socket:") and target not in unix
     ]
-
-
-def fds_of(pid: int, want: str) -> list[int]:
-    """The process's fds whose target (see fd_targets) is want."""
-    return [fd for fd, target in fd_targets(pid).items() if target == want]
 
 
 def gpio_fds(pid: int) -> list[int]:
