@@ -26,13 +26,16 @@ check: preemption by load counts as involuntary, not voluntary, switches).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # The system calls a waiting thread is found in, by number, for the machines we run on.
 SYSCALLS: dict[str, dict[int, str]] = {
@@ -165,10 +168,11 @@ def settle(pid: int, looks: int = 5, busy: float = 0.5, timeout: float = 20.0) -
 
 def fd_targets(pid: int) -> dict[int, str]:
     """fd number -> what it is: 'socket:[123]', 'pipe:[45]', 'anon_inode:[eventpoll]', a path."""
-    targets = {}
-    for entry in os.scandir(f"/proc/{pid}/fd"):
-        with contextlib.suppress(FileNotFoundError):  # closed meanwhile
-            targets[int(entry.name)] = os.readlink(entry.path)
+    targets: dict[int, str] = {}
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # the process ended
+        for entry in os.scandir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(FileNotFoundError):  # closed meanwhile
+                targets[int(entry.name)] = os.readlink(entry.path)
     return targets
 
 
@@ -242,6 +246,20 @@ def wakeups(pid: int, tid: int, seconds: float = 0.5) -> int:
 # --- verdicts: one why line each, "" when the idea holds ------------------------------------
 
 IDLE_WAKEUPS = 3  # an idle loop wakes 0 times in 0.5 s; a 10 ms poller about 50 times
+ENDED = "why: the program ended while the grader watched how it waits (see its stderr)"
+
+
+def verdict(judge: Callable[..., str]) -> Callable[..., str]:
+    """A verdict that says so in its why line if the program ends while it is judged."""
+
+    @functools.wraps(judge)
+    def judged(*args: Any, **kwargs: Any) -> str:
+        try:
+            return judge(*args, **kwargs)
+        except (FileNotFoundError, ProcessLookupError):  # its /proc files went with it
+            return ENDED
+
+    return judged
 
 
 def where(sleep: Sleep | None) -> str:
@@ -252,6 +270,7 @@ def where(sleep: Sleep | None) -> str:
     return f"{sleep}"
 
 
+@verdict
 def loop_verdict(
     pid: int,
     sources: dict[str, list[int]],
@@ -325,6 +344,7 @@ def threads_verdict(pid: int, sockets: dict[str, list[int]]) -> str:
     return blocking_verdict(pid, sockets, threaded=True)
 
 
+@verdict
 def blocking_verdict(pid: int, sockets: dict[str, list[int]], threaded: bool = False) -> str:
     """Why an idle process is not blocked in one recvmsg per socket ("" if it is).
 
