@@ -91,7 +91,7 @@ class Program:
         """
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
-        wanted = what or "the line the grader waits for"
+        wanted = what or f"a line like {readable(pattern)!r}"
         while True:
             remaining = deadline - time.monotonic()
             try:
@@ -166,6 +166,13 @@ class Program:
             f"{why}\n{' '.join(self.argv)}{': ' + detail if detail else ''}\n"
             f"--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
         )
+
+
+def readable(pattern: str) -> str:
+    """A line's regex as a reader sees it: no anchors, no escapes, a path as its last name."""
+    text = pattern.removeprefix("^").removesuffix("$")
+    text = re.sub(r"\\([^\w\s])", r"\1", text)  # \. -> .
+    return re.sub(r"(?<![\w.])/(?:[^\s/:]+/)+([^\s/:]+)", r"\1", text)  # /tmp/x/load -> load
 
 
 def runnable(pid: int) -> bool:
