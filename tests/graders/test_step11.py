@@ -105,7 +105,18 @@ def test_unit_verifies_and_is_sandboxed(step: Path) -> None:
     level = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
     if level is None:
         pytest.skip(f"no offline security analysis here: {security.stderr.strip()}")
-    assert float(level.group(1)) <= 2.0, security.stdout[-3000:]
+    assert float(level.group(1)) <= 2.0, f"why: {exposure(security.stdout, level.group(1))}"
+
+
+def exposure(table: str, level: str) -> str:
+    """systemd-analyze security's table in one line: the score and the worst settings."""
+    failing = re.findall(r"^✗ (\S+)\s.*?\s([\d.]+)$", table, re.M)
+    worst = sorted(failing, key=lambda row: -float(row[1]))[:5]
+    settings = ", ".join(f"{name} ({weight})" for name, weight in worst)
+    return (
+        f"the unit's exposure is {level} (at most 2.0 passes); the worst unset settings:"
+        f" {settings}: see `systemd-analyze security incoming.service`"
+    )
 
 
 @pytest.mark.idea
@@ -125,6 +136,20 @@ def test_sysusers_makes_the_service_user(step: Path, tmp_path: Path) -> None:
     assert user.group(4).endswith("nologin"), "the service's user can log in"
 
 
+def allows_call(allow: ET.Element, interface: str, member: str) -> bool:
+    """Does this <allow> let a method call interface.member reach the service?
+
+    A rule names the destination and narrows it by interface, member or both: one rule
+    per member, or one for the whole interface (send_interface= alone), are both right.
+    """
+    if allow.get("send_destination") != NAME:
+        return False
+    return allow.get("send_interface", interface) == interface and (
+        allow.get("send_member", member) == member
+    )
+
+
+@pytest.mark.idea
 def test_policy_allows_the_methods_and_owning_only_to_the_service(step: Path) -> None:
     policies = ET.parse(step / "org.example.Incoming.conf").getroot().findall("policy")
     owners = [
@@ -133,15 +158,32 @@ def test_policy_allows_the_methods_and_owning_only_to_the_service(step: Path) ->
         for allow in policy.findall("allow")
         if allow.get("own") == NAME
     ]
-    assert owners == [("incoming", None)], owners
-    allowed = {
-        allow.get("send_member")
+    assert owners == [("incoming", None)], (
+        f'why: only the service\'s user may own {NAME}: one <policy user="incoming"> with'
+        f' <allow own="{NAME}"/>, found in {owners or "no policy"}'
+    )
+    rules = [
+        allow
         for policy in policies
         if policy.get("context") == "default"
         for allow in policy.findall("allow")
-        if allow.get("send_destination") == NAME
-    }
-    assert set(METHODS) | {"Introspect"} <= allowed, allowed
+    ]
+    wanted = [(NAME, method) for method in METHODS]
+    wanted.append(("org.freedesktop.DBus.Introspectable", "Introspect"))
+    for interface, member in wanted:
+        assert any(allows_call(allow, interface, member) for allow in rules), (
+            f"why: the policy lets nobody call {interface}.{member}: add to"
+            f' <policy context="default"> <allow send_destination="{NAME}"'
+            f' send_interface="{interface}" send_member="{member}"/> (or the interface alone)'
+        )
+    for allow in rules:
+        if allow.get("send_destination") == NAME and not {"send_interface", "send_member"} & set(
+            allow.keys()
+        ):
+            raise AssertionError(
+                f"why: the rule {ET.tostring(allow, encoding='unicode').strip()} lets anyone call"
+                " any method of the service (Properties, Peer, ...): name the interface"
+            )
 
 
 # --- a private system-like bus with the step's policy, its users, and ssh (root) ---
@@ -150,10 +192,23 @@ def test_policy_allows_the_methods_and_owning_only_to_the_service(step: Path) ->
 @pytest.fixture
 def system(step: Path) -> Iterator[system_bus.SystemBus]:
     try:
+        system_bus.python_for_everyone()  # the service's user must run a Python with our packages
         with system_bus.start(step) as private:
             yield private
     except system_bus.Unavailable as why:
         pytest.skip(f"no private system bus here: {why}")
+
+
+def staged(system: system_bus.SystemBus, step: Path, name: str = "step") -> Path:
+    """The step copied where every user can read it (the steps folder may be private: 0700)."""
+    copy = system.folder / name
+    if not copy.exists():
+        shutil.copytree(step, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        for folder, _, files in os.walk(copy):
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(Path(folder, name), 0o644)
+    return copy
 
 
 def as_user(
@@ -173,8 +228,8 @@ def service(system: system_bus.SystemBus, step: Path, programs: list[Program]) -
     """The server as the service's user, its socket in a folder of that user's."""
     load = system.folder_for(system_bus.SERVICE_USER) / "load"
     server = as_user(
-        system, system_bus.SERVICE_USER, step / "receiver.py", "--bus", "system", load,
-        "--gpio", "none:0", programs=programs,
+        system, system_bus.SERVICE_USER, staged(system, step) / "receiver.py", "--bus", "system",
+        load, "--gpio", "none:0", programs=programs,
     )  # fmt: skip
     server.expect(rf"^on the bus as {re.escape(NAME)}$", timeout=STARTUP)
     return server
@@ -199,7 +254,7 @@ def test_the_policy_on_a_system_like_bus(
 ) -> None:
     server = service(system, step, programs)  # the service's user owns the name
     other = as_user(
-        system, system_bus.VIEWER, step / "receiver.py", "--bus", "system",
+        system, system_bus.VIEWER, staged(system, step) / "receiver.py", "--bus", "system",
         system.folder_for(system_bus.VIEWER) / "load", "--gpio", "none:0", programs=programs,
     )  # fmt: skip
     assert other.wait() != 0
@@ -315,8 +370,7 @@ def test_the_server_refuses_a_method_not_flagged_unprivileged(
     system: system_bus.SystemBus, step: Path, programs: list[Program]
 ) -> None:
     """The pitfall, shown: the same server with the flags removed answers root only."""
-    copy = system.folder / "unflagged"  # where the service's user can read it
-    shutil.copytree(step, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = staged(system, step, "unflagged")  # where the service's user can read it
     interface = copy / "interface.py"
     interface.write_text(interface.read_text().replace(", flags=DbusUnprivilegedFlag", ""))
     service(system, copy, programs)
@@ -334,10 +388,11 @@ def test_client_names_the_rule_when_the_policy_refuses(
     policy.write_text(re.sub(r'<policy context="default">.*?</policy>', "", text, flags=re.S))
     policy.chmod(0o644)
     try:
+        system_bus.python_for_everyone()
         with system_bus.start(step, policy=policy) as system:
             service(system, step, programs)
             plot = as_user(
-                system, system_bus.VIEWER, step / "client.py", "--system", "--save",
+                system, system_bus.VIEWER, staged(system, step) / "client.py", "--system", "--save",
                 system.folder / "x.png", programs=programs,
             )  # fmt: skip
             assert plot.wait(timeout=STARTUP) != 0
