@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.graders import kernel
 from tests.graders.common import *  # noqa: F403
 from tests.graders.common import Start
 from tests.helpers import TIMEOUT, Program, send, wait_until
@@ -24,11 +25,28 @@ EDGE = r"^simulated:0: (rising|falling) \[(\d+) ns\]$"
 
 
 @pytest.mark.idea
+def test_one_thread_waits_in_one_epoll_for_the_sockets_and_the_line(
+    receiver: Start, tmp_path: Path
+) -> None:
+    """The GPIO line's fd is one more source of the one loop: no thread reads it, no timer
+    polls it. (The simulated line's own thread, the button, sleeps in clock_nanosleep.)"""
+    paths = [tmp_path / "load", tmp_path / "sine"]
+    program = receiver(*paths, extra=("--gpio", "sim"))
+    program.expect(r"^gpio: a simulated line .*not hardware", what="'gpio: a simulated line'")
+    sources = {path.name: kernel.socket_fds(program.pid, path) for path in paths}
+    sources["the GPIO line's fd"] = kernel.gpio_fds(program.pid)
+    why = kernel.loop_verdict(program.pid, sources, helpers=1)
+    assert not why, why
+
+
+@pytest.mark.idea
 def test_simulated_edges_arrive_beside_the_sockets(receiver: Start, tmp_path: Path) -> None:
     path = tmp_path / "load"
     program = receiver(path, extra=("--gpio", "sim"))
-    program.expect(r"^gpio: a simulated line .*not hardware")  # never passed off as hardware
-    edges = [program.expect(EDGE) for _ in range(4)]
+    program.expect(
+        r"^gpio: a simulated line .*not hardware", what="'gpio: a simulated line ... not hardware'"
+    )  # never passed off as hardware
+    edges = [program.expect(EDGE, what="'simulated:0: rising [N ns]' lines") for _ in range(4)]
     kinds = [edge.group(1) for edge in edges]
     assert kinds in (["rising", "falling"] * 2, ["falling", "rising"] * 2), kinds
     stamps = [int(edge.group(2)) for edge in edges]
