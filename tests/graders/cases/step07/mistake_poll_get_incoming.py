@@ -1,6 +1,6 @@
 # replaces: client.py
 # why: made \d+ method calls?
-# what: notices the server coming and going by calling GetIncoming() every 0.2 s, not NameOwnerChanged
+# what: notices the server come and go by calling GetIncoming() every 0.2 s, not NameOwnerChanged
 #!/usr/bin/env python3
 """Step 07: a client that iterates over the server's signal in an asyncio task.
 

@@ -1,5 +1,5 @@
 # replaces: client.py
-# what: the signal task hands messages to a printer task through an asyncio.Queue (it awaits, no poll)
+# what: the signal task hands messages to a printer task through an asyncio.Queue (no poll)
 #!/usr/bin/env python3
 """Step 07: a client that iterates over the server's signal in an asyncio task.
 
