@@ -29,7 +29,7 @@ from tools import table
 
 CASES = table.ROOT / "tests" / "graders" / "cases"
 HEADER = re.compile(r"^(?:#|<!--)\s*(replaces|why|what):\s*(.*?)\s*(?:-->)?\s*$")
-KINDS = ("*.py", "*.conf")  # a .conf case (a D-Bus policy) has its header in <!-- --> comments
+KINDS = ("*.py", "*.conf", "*.service")  # .conf (a D-Bus policy): header in <!-- -->
 
 
 @dataclass(frozen=True)

@@ -48,40 +48,6 @@ def on_system_bus(step: Path, env: dict[str, str], programs: list[Program], *arg
 
 
 @pytest.mark.idea
-def test_server_and_client_meet_on_the_system_bus(
-    step: Path, system_env: dict[str, str], tmp_path: Path, programs: list[Program]
-) -> None:
-    path = tmp_path / "load"
-    on_system_bus(step, system_env, programs, str(path), "--gpio", "none:0")
-    plot = python(step / "client.py", "--system", "--save", tmp_path / "p.png", env=system_env)
-    programs.append(plot)
-    plot.expect(rf"^one chart each for: {path}$", timeout=STARTUP)
-    send(path, b"0.25")
-    plot.expect(rf"^{path}: 0\.25  \(from pid \d+")
-
-
-@pytest.mark.idea
-def test_methods_are_flagged_unprivileged(
-    step: Path, system_env: dict[str, str], tmp_path: Path, programs: list[Program]
-) -> None:
-    on_system_bus(step, system_env, programs, str(tmp_path / "load"), "--gpio", "none:0")
-    xml = subprocess.run(
-        ["busctl", "--system", "introspect", "--xml-interface", NAME, PATH],
-        env=system_env, capture_output=True, text=True, timeout=30, check=True,
-    ).stdout  # fmt: skip
-    interface = ET.fromstring(xml).find(f"interface[@name='{NAME}']")
-    assert interface is not None, xml
-    for method in METHODS:
-        element = interface.find(f"method[@name='{method}']")
-        assert element is not None, f"no method {method}"
-        privileged = element.find("annotation[@name='org.freedesktop.systemd1.Privileged']")
-        assert privileged is None, (
-            f"{method} is not flagged unprivileged: on a system bus, sd-bus refuses it to"
-            " every other user (flags=DbusUnprivilegedFlag)"
-        )
-
-
-@pytest.mark.idea
 def test_unit_verifies_and_is_sandboxed(step: Path) -> None:
     unit = step / "incoming.service"
     assert unit.exists(), "no incoming.service in the step"
@@ -184,6 +150,40 @@ def test_policy_allows_the_methods_and_owning_only_to_the_service(step: Path) ->
                 f"why: the rule {ET.tostring(allow, encoding='unicode').strip()} lets anyone call"
                 " any method of the service (Properties, Peer, ...): name the interface"
             )
+
+
+@pytest.mark.idea
+def test_server_and_client_meet_on_the_system_bus(
+    step: Path, system_env: dict[str, str], tmp_path: Path, programs: list[Program]
+) -> None:
+    path = tmp_path / "load"
+    on_system_bus(step, system_env, programs, str(path), "--gpio", "none:0")
+    plot = python(step / "client.py", "--system", "--save", tmp_path / "p.png", env=system_env)
+    programs.append(plot)
+    plot.expect(rf"^one chart each for: {path}$", timeout=STARTUP)
+    send(path, b"0.25")
+    plot.expect(rf"^{path}: 0\.25  \(from pid \d+")
+
+
+@pytest.mark.idea
+def test_methods_are_flagged_unprivileged(
+    step: Path, system_env: dict[str, str], tmp_path: Path, programs: list[Program]
+) -> None:
+    on_system_bus(step, system_env, programs, str(tmp_path / "load"), "--gpio", "none:0")
+    xml = subprocess.run(
+        ["busctl", "--system", "introspect", "--xml-interface", NAME, PATH],
+        env=system_env, capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    interface = ET.fromstring(xml).find(f"interface[@name='{NAME}']")
+    assert interface is not None, xml
+    for method in METHODS:
+        element = interface.find(f"method[@name='{method}']")
+        assert element is not None, f"no method {method}"
+        privileged = element.find("annotation[@name='org.freedesktop.systemd1.Privileged']")
+        assert privileged is None, (
+            f"why: {method} is not flagged unprivileged: on a system bus, sd-bus refuses it to"
+            " every other user (flags=DbusUnprivilegedFlag)"
+        )
 
 
 # --- a private system-like bus with the step's policy, its users, and ssh (root) ---
