@@ -257,14 +257,24 @@ def test_the_policy_on_a_system_like_bus(
         system, system_bus.VIEWER, staged(system, step) / "receiver.py", "--bus", "system",
         system.folder_for(system_bus.VIEWER) / "load", "--gpio", "none:0", programs=programs,
     )  # fmt: skip
-    assert other.wait() != 0
+    assert other.wait() != 0, (
+        f'why: the policy let {system_bus.VIEWER} own {NAME}: only <policy user="incoming">'
+        f' may <allow own="{NAME}"/>'
+    )
     said = [line for line in other.stderr if not line.startswith("gpio: ")]  # no GPIO: fine
-    assert len(said) == 1 and "policy" in said[0], other.stderr
-    assert "incoming" in said[0], "the refusal does not name the rule's user"
+    assert len(said) == 1 and "policy" in said[0], (
+        f"why: refused the name, the receiver should say so in one line naming the policy: {said}"
+    )
+    assert "incoming" in said[0], "why: the refusal does not name the rule's user (incoming)"
     answer = call(system, system_bus.VIEWER, "GetIncoming")
-    assert answer.returncode == 0 and "/load" in answer.stdout, answer.stderr
+    assert answer.returncode == 0 and "/load" in answer.stdout, (
+        f"why: the policy refused GetIncoming to another user: {answer.stderr.strip()}"
+    )
     refused = call(system, system_bus.VIEWER, "Ping")
-    assert refused.returncode != 0
+    assert refused.returncode != 0, (
+        "why: the policy let another user call org.freedesktop.DBus.Peer.Ping: allow only"
+        f" the interfaces the service offers (send_interface={NAME})"
+    )
     assert "AccessDenied" in refused.stderr and "Rejected send message" in refused.stderr, (
         refused.stderr
     )
