@@ -189,10 +189,20 @@ def test_methods_are_flagged_unprivileged(
 # --- a private system-like bus with the step's policy, its users, and ssh (root) ---
 
 
+def reachable() -> None:
+    """Raise Unavailable unless other users can run a Python with our packages."""
+    _, env = system_bus.python_for_everyone()
+    packages = Path(env["PYTHONPATH"])
+    if not system_bus.searchable(packages):
+        raise system_bus.Unavailable(
+            f"{packages} (sdbus and the rest) is not reachable by other users"
+        )
+
+
 @pytest.fixture
 def system(step: Path) -> Iterator[system_bus.SystemBus]:
     try:
-        system_bus.python_for_everyone()  # the service's user must run a Python with our packages
+        reachable()
         with system_bus.start(step) as private:
             yield private
     except system_bus.Unavailable as why:
@@ -398,7 +408,7 @@ def test_client_names_the_rule_when_the_policy_refuses(
     policy.write_text(re.sub(r'<policy context="default">.*?</policy>', "", text, flags=re.S))
     policy.chmod(0o644)
     try:
-        system_bus.python_for_everyone()
+        reachable()
         with system_bus.start(step, policy=policy) as system:
             service(system, step, programs)
             plot = as_user(
