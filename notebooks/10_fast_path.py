@@ -43,8 +43,9 @@ talk.diff(10)
 # %% [markdown]
 # The bus is flushed once per batch too. `publish()` used to call `bus.process()` after
 # each emit, because python-sdbus 0.14 only learns that the bus socket was full (and
-# watches for "writable") inside `process()`: without it, a burst of signals can stay in
-# sd-bus's queue. Now `publish(..., flush=False)` for each datagram, and one
+# watches for "writable") inside `process()`: without it, what the socket cannot take (a
+# stalled daemon: thousands of signals in) stays in sd-bus's queue. Signals up to that
+# point leave at once, flush or not. Now `publish(..., flush=False)` for each datagram, and one
 # `flush_bus()` per batch. The D-Bus API itself does not change.
 
 # %%

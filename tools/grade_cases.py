@@ -28,7 +28,8 @@ from pathlib import Path
 from tools import table
 
 CASES = table.ROOT / "tests" / "graders" / "cases"
-HEADER = re.compile(r"^#\s*(replaces|why|what):\s*(.*?)\s*$")
+HEADER = re.compile(r"^(?:#|<!--)\s*(replaces|why|what):\s*(.*?)\s*(?:-->)?\s*$")
+KINDS = ("*.py", "*.conf", "*.service")  # .conf (a D-Bus policy): header in <!-- -->
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,11 @@ def parse(path: Path) -> Case:
 def load(step: int | None = None) -> list[Case]:
     """Every case (of one step), by step then name."""
     folders = [CASES / f"step{step:02d}"] if step is not None else sorted(CASES.glob("step*"))
-    return [parse(path) for folder in folders for path in sorted(folder.glob("*.py"))]
+    return [
+        parse(path)
+        for folder in folders
+        for path in sorted(path for kind in KINDS for path in folder.glob(kind))
+    ]
 
 
 def steps_with_cases() -> list[int]:

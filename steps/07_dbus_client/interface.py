@@ -54,11 +54,12 @@ def open_session_bus():
 def publish(incoming, source, timestamp_ns, text):
     """Emit Message, and see that it leaves even when the bus socket is full.
 
-    sd-bus queues what the socket cannot take at once. python-sdbus 0.14 asks the
-    loop to wait for "writable" only inside bus.process(), which runs when
-    something arrives, not after a signal: a burst would sit in the queue until the
-    next incoming message. Calling process() writes what it can and registers
-    the writer for the rest.
+    sd-bus writes a signal straight into the bus socket; only what a full socket
+    cannot take (a stalled daemon: some 22 000 signals in, as root) waits in its
+    queue. python-sdbus 0.14 asks the loop to wait for "writable" only inside
+    bus.process(), which runs when something arrives: that tail would sit there
+    until the next incoming message. Calling process() writes what it can and
+    registers the writer for the rest (tests/test_signal_queue.py shows both).
     """
     incoming.message.emit((source, timestamp_ns, text))
     sdbus.get_default_bus().process()

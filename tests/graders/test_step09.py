@@ -142,9 +142,12 @@ def test_message_from_says_who_sent_it(
     assert first.pid != second.pid
     for program, text in ((first, "from the first"), (second, "from the second")):
         source, _, pid, uid, gid, said = message_from(monitor)
-        assert (source, said) == (str(path), text)
-        assert pid == program.pid, f"pid {pid}: not the sender's ({program.pid})"
-        assert (uid, gid) == (os.getuid(), os.getgid())
+        assert (source, said) == (str(path), text), f"why: MessageFrom said {said!r} for {text!r}"
+        assert pid == program.pid, (
+            f"why: MessageFrom says pid {pid}, not the sender's ({program.pid}): ask the kernel"
+            " who sent each datagram (SO_PASSCRED, then SCM_CREDENTIALS from recvmsg())"
+        )
+        assert (uid, gid) == (os.getuid(), os.getgid()), "why: not the sender's uid and gid"
 
 
 @pytest.mark.idea
@@ -163,10 +166,10 @@ def test_timestamp_is_the_kernels_not_the_servers(
     finally:
         server.signal(signal.SIGCONT)
     _, timestamp_ns, *_, text = message_from(monitor)
-    assert text == "sent while the server was stopped"
-    assert timestamp_ns >= before, "the timestamp is from before the datagram was sent"
+    assert text == "sent while the server was stopped", f"why: MessageFrom said {text!r}"
+    assert timestamp_ns >= before, "why: the timestamp is from before the datagram was sent"
     assert timestamp_ns <= after < resumed, (
-        f"the timestamp is {(timestamp_ns - after) / 1e6:.0f} ms after the datagram was sent:"
+        f"why: the timestamp is {(timestamp_ns - after) / 1e6:.0f} ms after the datagram was sent:"
         " the server's own clock, not the kernel's receive time (SO_TIMESTAMPNS)"
     )
 
@@ -183,14 +186,18 @@ def test_recent_fd_is_a_sealed_memfd_with_the_bytes_of_recent(
     descriptor = call(bus_address, "RecentFd")
     fd = descriptor.to_raw_fd()  # type: ignore[attr-defined]
     try:
-        assert os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:"), "not a memfd"
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        assert target.startswith("/memfd:"), f"why: RecentFd handed over {target}, not a memfd"
         seals = fcntl.fcntl(fd, fcntl.F_GET_SEALS)
-        assert seals & ALL_SEALS == ALL_SEALS, f"seals {seals:#x}, want write|shrink|grow|seal"
+        assert seals & ALL_SEALS == ALL_SEALS, (
+            f"why: RecentFd's memfd has seals {seals:#x}: seal it against write, shrink, grow"
+            " and seal (F_ADD_SEALS) before handing it over, or the client cannot trust it"
+        )
         snapshot = os.pread(fd, os.fstat(fd).st_size + 1, 0)
     finally:
         os.close(fd)
     assert open_fds() == fds, "the test's own fds leaked"
-    assert snapshot == call(bus_address, "Recent"), "RecentFd and Recent differ"
+    assert snapshot == call(bus_address, "Recent"), "why: RecentFd's bytes and Recent's differ"
     rows = [json.loads(line) for line in snapshot.splitlines()]
     assert [row[5] for row in rows] == [f"reading {n}" for n in range(50)]
     for source, timestamp_ns, pid, uid, gid, _ in rows:

@@ -48,6 +48,111 @@ def on_system_bus(step: Path, env: dict[str, str], programs: list[Program], *arg
 
 
 @pytest.mark.idea
+def test_unit_verifies_and_is_sandboxed(step: Path) -> None:
+    unit = step / "incoming.service"
+    assert unit.exists(), "no incoming.service in the step"
+    text = unit.read_text()
+    for setting in ("Type=dbus", f"BusName={NAME}", "User=incoming", "RuntimeDirectory="):
+        assert re.search(rf"^{re.escape(setting)}", text, re.M), f"the unit has no {setting}"
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("no systemd-analyze here to verify the unit")
+    units = ("/usr/lib/systemd/system", "/lib/systemd/system")
+    if not any(Path(folder, "dbus.socket").exists() for folder in units):
+        pytest.skip("no dbus.socket here (the system bus's unit: Debian's dbus-system-bus-common);"
+                    " a Type=dbus unit cannot be verified without it")  # fmt: skip
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", unit], capture_output=True, text=True, timeout=60
+    )
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
+    security = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", unit],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    level = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
+    if level is None:
+        pytest.skip(f"no offline security analysis here: {security.stderr.strip()}")
+    assert float(level.group(1)) <= 2.0, f"why: {exposure(security.stdout, level.group(1))}"
+
+
+def exposure(table: str, level: str) -> str:
+    """systemd-analyze security's table in one line: the score and the worst settings."""
+    failing = re.findall(r"^✗ (\S+)\s.*?\s([\d.]+)$", table, re.M)
+    worst = sorted(failing, key=lambda row: -float(row[1]))[:5]
+    settings = ", ".join(f"{name} ({weight})" for name, weight in worst)
+    return (
+        f"the unit's exposure is {level} (at most 2.0 passes); the worst unset settings:"
+        f" {settings}: see `systemd-analyze security incoming.service`"
+    )
+
+
+@pytest.mark.idea
+def test_sysusers_makes_the_service_user(step: Path, tmp_path: Path) -> None:
+    if shutil.which("systemd-sysusers") is None:
+        pytest.skip("no systemd-sysusers here")
+    (tmp_path / "etc").mkdir()
+    result = subprocess.run(
+        ["systemd-sysusers", f"--root={tmp_path}", step / "incoming.sysusers"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    passwd = (tmp_path / "etc" / "passwd").read_text()
+    user = re.search(r"^incoming:x:(\d+):(\d+):[^:\n]*:([^:\n]*):([^:\n]*)$", passwd, re.M)
+    assert user, passwd
+    assert int(user.group(1)) < 1000, "not a system user"
+    assert user.group(4).endswith("nologin"), "the service's user can log in"
+
+
+def allows_call(allow: ET.Element, interface: str, member: str) -> bool:
+    """Does this <allow> let a method call interface.member reach the service?
+
+    A rule names the destination and narrows it by interface, member or both: one rule
+    per member, or one for the whole interface (send_interface= alone), are both right.
+    """
+    if allow.get("send_destination") != NAME:
+        return False
+    return allow.get("send_interface", interface) == interface and (
+        allow.get("send_member", member) == member
+    )
+
+
+@pytest.mark.idea
+def test_policy_allows_the_methods_and_owning_only_to_the_service(step: Path) -> None:
+    policies = ET.parse(step / "org.example.Incoming.conf").getroot().findall("policy")
+    owners = [
+        (policy.get("user"), policy.get("context"))
+        for policy in policies
+        for allow in policy.findall("allow")
+        if allow.get("own") == NAME
+    ]
+    assert owners == [("incoming", None)], (
+        f'why: only the service\'s user may own {NAME}: one <policy user="incoming"> with'
+        f' <allow own="{NAME}"/>, found in {owners or "no policy"}'
+    )
+    rules = [
+        allow
+        for policy in policies
+        if policy.get("context") == "default"
+        for allow in policy.findall("allow")
+    ]
+    wanted = [(NAME, method) for method in METHODS]
+    wanted.append(("org.freedesktop.DBus.Introspectable", "Introspect"))
+    for interface, member in wanted:
+        assert any(allows_call(allow, interface, member) for allow in rules), (
+            f"why: the policy lets nobody call {interface}.{member}: add to"
+            f' <policy context="default"> <allow send_destination="{NAME}"'
+            f' send_interface="{interface}" send_member="{member}"/> (or the interface alone)'
+        )
+    for allow in rules:
+        if allow.get("send_destination") == NAME and not {"send_interface", "send_member"} & set(
+            allow.keys()
+        ):
+            raise AssertionError(
+                f"why: the rule {ET.tostring(allow, encoding='unicode').strip()} lets anyone call"
+                " any method of the service (Properties, Peer, ...): name the interface"
+            )
+
+
+@pytest.mark.idea
 def test_server_and_client_meet_on_the_system_bus(
     step: Path, system_env: dict[str, str], tmp_path: Path, programs: list[Program]
 ) -> None:
@@ -76,75 +181,22 @@ def test_methods_are_flagged_unprivileged(
         assert element is not None, f"no method {method}"
         privileged = element.find("annotation[@name='org.freedesktop.systemd1.Privileged']")
         assert privileged is None, (
-            f"{method} is not flagged unprivileged: on a system bus, sd-bus refuses it to"
+            f"why: {method} is not flagged unprivileged: on a system bus, sd-bus refuses it to"
             " every other user (flags=DbusUnprivilegedFlag)"
         )
 
 
-@pytest.mark.idea
-def test_unit_verifies_and_is_sandboxed(step: Path) -> None:
-    unit = step / "incoming.service"
-    assert unit.exists(), "no incoming.service in the step"
-    text = unit.read_text()
-    for setting in ("Type=dbus", f"BusName={NAME}", "User=incoming", "RuntimeDirectory="):
-        assert re.search(rf"^{re.escape(setting)}", text, re.M), f"the unit has no {setting}"
-    if shutil.which("systemd-analyze") is None:
-        pytest.skip("no systemd-analyze here to verify the unit")
-    units = ("/usr/lib/systemd/system", "/lib/systemd/system")
-    if not any(Path(folder, "dbus.socket").exists() for folder in units):
-        pytest.skip("no dbus.socket here (the system bus's unit: Debian's dbus-system-bus-common);"
-                    " a Type=dbus unit cannot be verified without it")  # fmt: skip
-    verify = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", unit], capture_output=True, text=True, timeout=60
-    )
-    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
-    security = subprocess.run(
-        ["systemd-analyze", "security", "--offline=yes", "--no-pager", unit],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    level = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
-    if level is None:
-        pytest.skip(f"no offline security analysis here: {security.stderr.strip()}")
-    assert float(level.group(1)) <= 2.0, security.stdout[-3000:]
-
-
-@pytest.mark.idea
-def test_sysusers_makes_the_service_user(step: Path, tmp_path: Path) -> None:
-    if shutil.which("systemd-sysusers") is None:
-        pytest.skip("no systemd-sysusers here")
-    (tmp_path / "etc").mkdir()
-    result = subprocess.run(
-        ["systemd-sysusers", f"--root={tmp_path}", step / "incoming.sysusers"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    passwd = (tmp_path / "etc" / "passwd").read_text()
-    user = re.search(r"^incoming:x:(\d+):(\d+):[^:\n]*:([^:\n]*):([^:\n]*)$", passwd, re.M)
-    assert user, passwd
-    assert int(user.group(1)) < 1000, "not a system user"
-    assert user.group(4).endswith("nologin"), "the service's user can log in"
-
-
-def test_policy_allows_the_methods_and_owning_only_to_the_service(step: Path) -> None:
-    policies = ET.parse(step / "org.example.Incoming.conf").getroot().findall("policy")
-    owners = [
-        (policy.get("user"), policy.get("context"))
-        for policy in policies
-        for allow in policy.findall("allow")
-        if allow.get("own") == NAME
-    ]
-    assert owners == [("incoming", None)], owners
-    allowed = {
-        allow.get("send_member")
-        for policy in policies
-        if policy.get("context") == "default"
-        for allow in policy.findall("allow")
-        if allow.get("send_destination") == NAME
-    }
-    assert set(METHODS) | {"Introspect"} <= allowed, allowed
-
-
 # --- a private system-like bus with the step's policy, its users, and ssh (root) ---
+
+
+def reachable() -> None:
+    """Raise Unavailable unless other users can run a Python with our packages."""
+    _, env = system_bus.python_for_everyone()
+    packages = Path(env["PYTHONPATH"])
+    if not system_bus.searchable(packages):
+        raise system_bus.Unavailable(
+            f"{packages} (sdbus and the rest) is not reachable by other users"
+        )
 
 
 @pytest.fixture
@@ -152,10 +204,23 @@ def system(step: Path) -> Iterator[system_bus.SystemBus]:
     if why := closed_to_other_users(step):  # the machine's or checkout's limit, not the step's
         pytest.skip(f"the service's user cannot run this step: {why}")
     try:
+        reachable()
         with system_bus.start(step) as private:
             yield private
     except system_bus.Unavailable as why:
         pytest.skip(f"no private system bus here: {why}")
+
+
+def staged(system: system_bus.SystemBus, step: Path, name: str = "step") -> Path:
+    """The step copied where every user can read it (the steps folder may be private: 0700)."""
+    copy = system.folder / name
+    if not copy.exists():
+        shutil.copytree(step, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        for folder, _, files in os.walk(copy):
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(Path(folder, name), 0o644)
+    return copy
 
 
 def as_user(
@@ -175,8 +240,8 @@ def service(system: system_bus.SystemBus, step: Path, programs: list[Program]) -
     """The server as the service's user, its socket in a folder of that user's."""
     load = system.folder_for(system_bus.SERVICE_USER) / "load"
     server = as_user(
-        system, system_bus.SERVICE_USER, step / "receiver.py", "--bus", "system", load,
-        "--gpio", "none:0", programs=programs,
+        system, system_bus.SERVICE_USER, staged(system, step) / "receiver.py", "--bus", "system",
+        load, "--gpio", "none:0", programs=programs,
     )  # fmt: skip
     server.expect(rf"^on the bus as {re.escape(NAME)}$", timeout=STARTUP)
     return server
@@ -201,17 +266,27 @@ def test_the_policy_on_a_system_like_bus(
 ) -> None:
     server = service(system, step, programs)  # the service's user owns the name
     other = as_user(
-        system, system_bus.VIEWER, step / "receiver.py", "--bus", "system",
+        system, system_bus.VIEWER, staged(system, step) / "receiver.py", "--bus", "system",
         system.folder_for(system_bus.VIEWER) / "load", "--gpio", "none:0", programs=programs,
     )  # fmt: skip
-    assert other.wait() != 0
+    assert other.wait() != 0, (
+        f'why: the policy let {system_bus.VIEWER} own {NAME}: only <policy user="incoming">'
+        f' may <allow own="{NAME}"/>'
+    )
     said = [line for line in other.stderr if not line.startswith("gpio: ")]  # no GPIO: fine
-    assert len(said) == 1 and "policy" in said[0], other.stderr
-    assert "incoming" in said[0], "the refusal does not name the rule's user"
+    assert len(said) == 1 and "policy" in said[0], (
+        f"why: refused the name, the receiver should say so in one line naming the policy: {said}"
+    )
+    assert "incoming" in said[0], "why: the refusal does not name the rule's user (incoming)"
     answer = call(system, system_bus.VIEWER, "GetIncoming")
-    assert answer.returncode == 0 and "/load" in answer.stdout, answer.stderr
+    assert answer.returncode == 0 and "/load" in answer.stdout, (
+        f"why: the policy refused GetIncoming to another user: {answer.stderr.strip()}"
+    )
     refused = call(system, system_bus.VIEWER, "Ping")
-    assert refused.returncode != 0
+    assert refused.returncode != 0, (
+        "why: the policy let another user call org.freedesktop.DBus.Peer.Ping: allow only"
+        f" the interfaces the service offers (send_interface={NAME})"
+    )
     assert "AccessDenied" in refused.stderr and "Rejected send message" in refused.stderr, (
         refused.stderr
     )
@@ -317,8 +392,7 @@ def test_the_server_refuses_a_method_not_flagged_unprivileged(
     system: system_bus.SystemBus, step: Path, programs: list[Program]
 ) -> None:
     """The pitfall, shown: the same server with the flags removed answers root only."""
-    copy = system.folder / "unflagged"  # where the service's user can read it
-    shutil.copytree(step, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = staged(system, step, "unflagged")  # where the service's user can read it
     interface = copy / "interface.py"
     interface.write_text(interface.read_text().replace(", flags=DbusUnprivilegedFlag", ""))
     service(system, copy, programs)
@@ -338,10 +412,11 @@ def test_client_names_the_rule_when_the_policy_refuses(
     policy.write_text(re.sub(r'<policy context="default">.*?</policy>', "", text, flags=re.S))
     policy.chmod(0o644)
     try:
+        reachable()
         with system_bus.start(step, policy=policy) as system:
             service(system, step, programs)
             plot = as_user(
-                system, system_bus.VIEWER, step / "client.py", "--system", "--save",
+                system, system_bus.VIEWER, staged(system, step) / "client.py", "--system", "--save",
                 system.folder / "x.png", programs=programs,
             )  # fmt: skip
             assert plot.wait(timeout=STARTUP) != 0

@@ -1,0 +1,66 @@
+# replaces: client.py
+# what: asyncio.TaskGroup instead of create_task and gather
+#!/usr/bin/env python3
+"""Step 07: a client that iterates over the server's signal in an asyncio task.
+
+New in this step: the other end of the bus. client.py asks the server for its
+sources (GetIncoming), and a task iterates over the Message signal with
+`async for`, printing each message and how long it took to get here. A second
+task watches the bus itself (NameOwnerChanged): started before the server, the
+client waits for it; when the server restarts, the client notices and goes on.
+
+Run:    python3 receiver.py load sine      (the server, unchanged from step 06)
+        python3 client.py                  (in a second terminal)
+"""
+
+import asyncio
+import time
+
+import dgram
+from interface import NAME, PATH, Incoming, open_session_bus
+from sdbus.exceptions import DbusFailedError
+from sdbus_async.dbus_daemon import FreedesktopDbus
+
+
+async def print_messages(incoming):
+    async for source, timestamp_ns, text in incoming.message:
+        delay_ms = (time.time_ns() - timestamp_ns) / 1e6
+        print(f"{source}: {text}  ({delay_ms:.1f} ms ago)", flush=True)
+
+
+async def print_sources(incoming):
+    try:
+        print(f"the server listens on: {', '.join(await incoming.get_incoming())}", flush=True)
+    except DbusFailedError as error:  # gone again before it could answer
+        print(f"GetIncoming failed: {error}", flush=True)
+
+
+async def follow_server(dbus, incoming):
+    async for name, _, new_owner in dbus.name_owner_changed:
+        if name == NAME and new_owner:
+            print(f"{NAME} is here ({new_owner})", flush=True)
+            await print_sources(incoming)
+        elif name == NAME:
+            print(f"{NAME} is gone; waiting for it to come back", flush=True)
+
+
+async def main():
+    open_session_bus()
+    incoming = Incoming.new_proxy(NAME, PATH)
+    dbus = FreedesktopDbus()  # the bus itself: who owns which name
+    async with asyncio.TaskGroup() as group:
+        group.create_task(print_messages(incoming))
+        group.create_task(follow_server(dbus, incoming))
+        await asyncio.sleep(0)  # let both subscribe first
+        if await dbus.name_has_owner(NAME):
+            await print_sources(incoming)
+        else:
+            print(f"waiting for {NAME} to appear", flush=True)
+
+
+if __name__ == "__main__":
+    dgram.stop_on_signals()  # SIGTERM ends it like Ctrl-C
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,165 @@
+# replaces: receiver.py
+# why: MessageFrom says pid 0, not the sender's
+# what: forgets SO_PASSCRED, so no SCM_CREDENTIALS come and every sender is (0, 0, 0)
+#!/usr/bin/env python3
+"""Step 09: what the kernel knows about each datagram, and a sealed memfd.
+
+New in this step: the server asks the kernel for two facts about every
+datagram, and reads them with recvmsg() as ancillary data beside its bytes:
+SO_TIMESTAMPNS, when the kernel received it (the realtime clock, in ns), and
+SO_PASSCRED, who sent it (SCM_CREDENTIALS: pid, uid, gid, checked by the
+kernel: a process can only claim its own, unless privileged). Both go out in
+a new signal, MessageFrom, beside the unchanged Message. And the recent
+messages are on offer twice (interface.py): copied into the reply as bytes
+(Recent, ay) or as a sealed memfd (RecentFd, h): a file descriptor the client
+maps, nothing copied (memfd.py says why the seals let it trust the bytes).
+
+Run:    make bus  (and paste its export line), then
+        python3 receiver.py load sine
+        python3 client.py                  (who sent what, and how long ago)
+        python3 snapshot.py                (the recent messages through a memfd)
+Watch:  busctl --user monitor org.example.Incoming
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+import struct
+import sys
+import time
+from datetime import timedelta
+
+import can
+import dgram
+import gpiod
+import simulated_gpio
+from gpiod.line import Clock, Edge
+from interface import NAME, PATH, Incoming, open_session_bus, publish
+from sdbus.exceptions import SdBusRequestNameError
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's number: Python has no name
+TIMESPEC = struct.Struct("@ll")  # struct timespec: seconds, nanoseconds
+UCRED = struct.Struct("@iII")  # struct ucred: pid, uid, gid
+ANCILLARY = socket.CMSG_SPACE(TIMESPEC.size) + socket.CMSG_SPACE(UCRED.size)
+
+
+async def wait_readable(fd):
+    """Suspend the calling task until the event loop sees fd become readable."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    loop.add_reader(fd, readable.set_result, None)
+    try:
+        await readable
+    finally:
+        loop.remove_reader(fd)
+
+
+def ask_the_kernel(sock):
+    """From now on, each datagram comes with when it arrived and who sent it."""
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+
+
+def kernel_facts(ancillary):
+    """(timestamp_ns, (pid, uid, gid)) from recvmsg()'s ancillary data."""
+    timestamp_ns, sender = None, (0, 0, 0)  # a datagram queued before we asked has neither
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = TIMESPEC.unpack(data)
+            timestamp_ns = seconds * 1_000_000_000 + nanoseconds
+        elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            sender = UCRED.unpack(data)
+    return timestamp_ns or time.time_ns(), sender
+
+
+async def receive(name, sock, incoming):
+    while True:
+        await wait_readable(sock.fileno())
+        data, ancillary, flags, _ = sock.recvmsg(dgram.MAX_SIZE, ANCILLARY)  # ready: at once
+        timestamp_ns, sender = kernel_facts(ancillary)
+        text = dgram.describe(data, flags)
+        if flags & socket.MSG_CTRUNC:  # it came with more, e.g. file descriptors (SCM_RIGHTS):
+            text = f"(extra ancillary data refused) {text}"  # no room, so the kernel closed them
+        print(f"{name}: {text}", flush=True)
+        publish(incoming, name, timestamp_ns, text, sender)
+
+
+def open_gpio(spec):
+    """A gpiod line request for CHIP:LINE (or the simulated line), and its name."""
+    if spec == "sim":
+        print("gpio: a simulated line (a timer thread, not hardware)", flush=True)
+        return simulated_gpio.SimulatedLine(), "simulated:0"
+    chip, _, line = spec.rpartition(":")
+    path = chip if chip.startswith("/") else f"/dev/{chip}"
+    settings = gpiod.LineSettings(
+        edge_detection=Edge.BOTH,
+        debounce_period=timedelta(milliseconds=1),  # a real button bounces: raise this for one
+        event_clock=Clock.REALTIME,  # timestamps in ns since the epoch, like time.time_ns()
+    )
+    try:
+        request = gpiod.request_lines(path, consumer="incoming", config={line: settings})
+    except (OSError, ValueError) as error:  # no such chip or line, busy, no permission
+        reason = getattr(error, "strerror", None) or error
+        print(f"gpio: {spec}: {reason} (want CHIP:LINE, e.g. gpiochip0:17)", file=sys.stderr)
+        return None, None
+    return request, f"{os.path.basename(path)}:{line}"
+
+
+async def watch(name, line, incoming):
+    while True:
+        await wait_readable(line.fd)
+        for event in line.read_edge_events():
+            edge = "rising" if event.event_type is event.Type.RISING_EDGE else "falling"
+            print(f"{name}: {edge} [{event.timestamp_ns} ns]", flush=True)
+            publish(incoming, name, event.timestamp_ns, edge)
+
+
+async def read_can(name, can_bus, incoming):
+    while True:
+        await wait_readable(can_bus.fd)
+        text = can_bus.read()
+        print(f"{name}: {text}", flush=True)  # one frame: 123#DEADBEEF
+        publish(incoming, name, time.time_ns(), text)
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("names", nargs="*", default=["incoming"])
+    parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
+    parser.add_argument("--can", metavar="IFACE", help="a CAN interface, e.g. can0 or vcan0")
+    args = parser.parse_args()
+    names = args.names
+    bus = open_session_bus()
+    paths = [dgram.path_for(name) for name in names]
+    sockets = [dgram.bind(path) for path in paths]
+    for sock in sockets:
+        ask_the_kernel(sock)
+    try:
+        for path in paths:
+            print(f"listening on {path}", flush=True)
+        line, line_name = open_gpio(args.gpio)
+        can_bus = can.open_can(args.can) if args.can else None
+        incoming = Incoming(names + ([line_name] if line else []) + ([args.can] if can_bus else []))
+        incoming.export_to_dbus(PATH)  # a local of main(): stays referenced, stays on the bus
+        try:  # the name last: whoever sees it appear finds the object already there
+            await bus.request_name_async(NAME, 0)
+        except SdBusRequestNameError:
+            sys.exit(f"{NAME} is taken on this bus: is another receiver running?")
+        print(f"on the bus as {NAME}", flush=True)
+        tasks = [asyncio.create_task(receive(n, s, incoming)) for n, s in zip(names, sockets)]
+        if line is not None:
+            tasks.append(asyncio.create_task(watch(line_name, line, incoming)))
+        if can_bus is not None:
+            tasks.append(asyncio.create_task(read_can(args.can, can_bus, incoming)))
+        await asyncio.gather(*tasks)  # `tasks` keeps them referenced while they run
+    finally:
+        for path in paths:
+            os.unlink(path)
+
+
+if __name__ == "__main__":
+    dgram.stop_on_signals()
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
