@@ -62,11 +62,15 @@ class Program:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []
         self.stderr: list[str] = []
-        for stream, sink, forward in (
-            (self.process.stdout, self.stdout, True),
-            (self.process.stderr, self.stderr, False),
-        ):
-            threading.Thread(target=self._pump, args=(stream, sink, forward), daemon=True).start()
+        self.pumps = [
+            threading.Thread(target=self._pump, args=(stream, sink, forward), daemon=True)
+            for stream, sink, forward in (
+                (self.process.stdout, self.stdout, True),
+                (self.process.stderr, self.stderr, False),
+            )
+        ]
+        for pump in self.pumps:
+            pump.start()
 
     def _pump(self, stream, sink: list[str], forward: bool) -> None:
         for line in stream:
@@ -105,10 +109,17 @@ class Program:
         self.process.send_signal(signum)
 
     def wait(self, timeout: float = TIMEOUT) -> int:
+        """Its exit status, once stdout and stderr are read to the end (counting lines is safe)."""
+        deadline = time.monotonic() + timeout
         try:
-            return self.process.wait(timeout=timeout)
+            status = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(self._report(f"still running after {timeout}s")) from None
+        for pump in self.pumps:
+            pump.join(timeout=max(0.0, deadline - time.monotonic()))
+            if pump.is_alive():  # a child of its own still holds the pipe
+                raise AssertionError(self._report(f"its output still open after {timeout}s"))
+        return status
 
     def stop(self) -> None:
         """End it whatever state it is in (for fixture teardown)."""
