@@ -80,6 +80,16 @@ class Program:
         if forward:
             self.lines.put(None)  # end of output
 
+    def _ended(self, timeout: float) -> int:
+        """Its exit status, once stdout and stderr are read to the end (counting lines is safe)."""
+        deadline = time.monotonic() + timeout
+        status = self.process.wait(timeout=timeout)
+        for pump in self.pumps:
+            pump.join(timeout=max(0.0, deadline - time.monotonic()))
+            if pump.is_alive():  # a child of its own still holds the pipe
+                raise AssertionError(self._report(f"its output still open after {timeout}s"))
+        return status
+
     @property
     def pid(self) -> int:
         return self.process.pid
@@ -109,17 +119,10 @@ class Program:
         self.process.send_signal(signum)
 
     def wait(self, timeout: float = TIMEOUT) -> int:
-        """Its exit status, once stdout and stderr are read to the end (counting lines is safe)."""
-        deadline = time.monotonic() + timeout
         try:
-            status = self.process.wait(timeout=timeout)
+            return self._ended(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(self._report(f"still running after {timeout}s")) from None
-        for pump in self.pumps:
-            pump.join(timeout=max(0.0, deadline - time.monotonic()))
-            if pump.is_alive():  # a child of its own still holds the pipe
-                raise AssertionError(self._report(f"its output still open after {timeout}s"))
-        return status
 
     def stop(self) -> None:
         """End it whatever state it is in (for fixture teardown)."""
