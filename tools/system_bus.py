@@ -338,13 +338,13 @@ def demo(step_n: int, seconds: float, save: Path | None) -> int:
     """The whole of step 11 on this machine: service, feeder, sshd, and the plot over ssh."""
     from tools import table
 
-    step = table.get(step_n).folder()
+    step = stage(table.get(step_n).folder())  # the service's user runs its files
     with start(step) as system, system.sshd() as ssh:
         run = system.folder_for(SERVICE_USER)
         prefix, env = system.python_as(SERVICE_USER)
         server = subprocess.Popen(
             [*prefix, "receiver.py", "--bus", "system", run / "load", run / "sine"],
-            cwd=stage(step), env=env, stdout=subprocess.DEVNULL, preexec_fn=bus.end_with_parent,
+            cwd=step, env=env, stdout=subprocess.DEVNULL, preexec_fn=bus.end_with_parent,
         )  # fmt: skip
         feeder = subprocess.Popen(
             [sys.executable, "-m", "tools.feeder", run / "load", run / "sine", "--rate", "10"],

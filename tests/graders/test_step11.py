@@ -24,7 +24,7 @@ import pytest
 
 from tests.graders.common import *  # noqa: F403
 from tests.helpers import Program, python, send
-from tools import bus, other_users, system_bus
+from tools import bus, system_bus
 
 STEP = 11
 NAME = "org.example.Incoming"
@@ -164,8 +164,7 @@ def as_user(
     programs: list[Program],
 ) -> Program:
     prefix, env = system.python_as(user)
-    folder = other_users.stage(script.parent)  # the checkout may be in a folder only we enter
-    program = Program([*prefix, script.name, *args], cwd=folder, env=env)
+    program = Program([*prefix, script.name, *args], cwd=script.parent, env=env)
     programs.append(program)
     return program
 
