@@ -2,7 +2,11 @@
 # tools/can_sim.py makes vcan0 where the kernel has CAN and vcan (root); the gpio-vm has both and
 # runs the CAN graders (tests/test_gpio_vm.py). cansend/candump come from can-utils.
 CAN_IFACE ?= vcan0#  make can-sim CAN_IFACE=vcan1: another interface name
-.PHONY: can-sim can-send can-sim-remove
+.PHONY: can-sim can-send can-sim-remove can-setup
+TEST_SETUP += can-setup
+
+can-setup: ## install what the CAN targets use: ip (iproute2), cansend and candump (can-utils)
+	@sh tools/system-deps.sh can
 
 can-sim: ## make a virtual CAN bus vcan0 (Linux with vcan; root) and print the --can argument
 	@sh tools/system-deps.sh can

@@ -63,11 +63,15 @@ class Program:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []
         self.stderr: list[str] = []
-        for stream, sink, forward in (
-            (self.process.stdout, self.stdout, True),
-            (self.process.stderr, self.stderr, False),
-        ):
-            threading.Thread(target=self._pump, args=(stream, sink, forward), daemon=True).start()
+        self.pumps = [
+            threading.Thread(target=self._pump, args=(stream, sink, forward), daemon=True)
+            for stream, sink, forward in (
+                (self.process.stdout, self.stdout, True),
+                (self.process.stderr, self.stderr, False),
+            )
+        ]
+        for pump in self.pumps:
+            pump.start()
 
     def _pump(self, stream, sink: list[str], forward: bool) -> None:
         for line in stream:
@@ -76,6 +80,16 @@ class Program:
                 self.lines.put(line.rstrip("\n"))
         if forward:
             self.lines.put(None)  # end of output
+
+    def _ended(self, timeout: float) -> int:
+        """Its exit status, once stdout and stderr are read to the end (counting lines is safe)."""
+        deadline = time.monotonic() + timeout
+        status = self.process.wait(timeout=timeout)
+        for pump in self.pumps:
+            pump.join(timeout=max(0.0, deadline - time.monotonic()))
+            if pump.is_alive():  # a child of its own still holds the pipe
+                raise AssertionError(self._report(f"its output still open after {timeout}s"))
+        return status
 
     @property
     def pid(self) -> int:
@@ -116,7 +130,7 @@ class Program:
 
     def wait(self, timeout: float = TIMEOUT) -> int:
         try:
-            return self.process.wait(timeout=timeout)
+            return self._ended(timeout)
         except subprocess.TimeoutExpired:
             why = f"why: still running after {timeout:g} s"
             raise AssertionError(self._report(why)) from None

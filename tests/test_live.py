@@ -229,13 +229,18 @@ def test_supervisor_restarts_its_program_and_stops_it_cleanly(tmp_path: Path) ->
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
+
+    def starts() -> int:  # the program's own lines, not the supervisor's "--- restarted ---"
+        return out.read_text().splitlines().count("started")
+
     try:
-        wait_until(lambda: out.read_text().count("started") == 1, "the program to start")
+        wait_until(lambda: starts() == 1, "the program to start")
         first = descendants(supervisor.pid)
         supervisor.send_signal(signal.SIGUSR1)  # what a save does
-        wait_until(lambda: out.read_text().count("started") == 2, "the program to restart")
-        assert not any(alive(pid) for pid in first), "the old program still runs"
+        wait_until(lambda: starts() == 2, "the program to restart")
+        assert first and not any(alive(pid) for pid in first), "the old program still runs"
         second = descendants(supervisor.pid)
+        assert second and not second & first, (first, second)
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=20) == 0
         assert not any(alive(pid) for pid in second)

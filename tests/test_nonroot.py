@@ -22,14 +22,16 @@ from pathlib import Path
 
 import pytest
 
-from tools import table
+from tools import other_users, table
 
 pytestmark = pytest.mark.slow
 
 USER = "incoming-student"
 # "root's venv" for the shared checkout, made by `make nonroot-setup` with Debian's python3:
 # the venv running these tests may sit on a Python only root can reach (pyenv's, in /root).
-VENV = table.ROOT / "build" / "shared-venv"
+# The student gets it through other_users.stage: this checkout may sit in a folder only
+# root enters (a mktemp -d folder, /root), and then the student uses a copy in /tmp.
+BUILT_VENV = table.ROOT / "build" / "shared-venv"
 STEPS = table.load()
 PLOTTING = [step for step in STEPS if "display" in step.needs and step.client]
 
@@ -85,13 +87,19 @@ def student() -> Student:
     except KeyError:
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", USER], check=True)
         entry = pwd.getpwnam(USER)
-    if not (VENV / ".installed").exists():
-        pytest.skip(f"no shared venv at {VENV}: run make nonroot-setup (root)")
+    if not (BUILT_VENV / ".installed").exists():
+        pytest.skip(f"no shared venv at {BUILT_VENV}: run make nonroot-setup (root)")
     return Student(USER, entry.pw_uid, Path(entry.pw_dir))
 
 
 @pytest.fixture(scope="module")
-def shared(student: Student) -> Iterator[Path]:
+def venv(student: Student) -> Path:
+    """Root's venv, where the student can reach it."""
+    return other_users.stage(BUILT_VENV)
+
+
+@pytest.fixture(scope="module")
+def shared(student: Student, venv: Path) -> Iterator[Path]:
     """A root-owned copy of this checkout (mode 755), with root's venv as its .venv."""
     base = Path(tempfile.mkdtemp(prefix="incoming-shared-"))
     base.chmod(0o755)
@@ -100,7 +108,7 @@ def shared(student: Student) -> Iterator[Path]:
         target = checkout / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(table.ROOT / name, target)  # mtimes kept: the venv's stamp stays newer
-    (checkout / ".venv").symlink_to(VENV)
+    (checkout / ".venv").symlink_to(venv)
     subprocess.run(["chmod", "-R", "go-w", str(base)], check=True)
     yield checkout
     shutil.rmtree(base)
@@ -155,8 +163,10 @@ def test_graders_pass_in_the_shared_checkout(
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda step: f"check-{step.n}")
-def test_graders_pass_in_an_own_clone(student: Student, own_clone: Path, step: table.Step) -> None:
-    done = student.run(["make", f"check-{step.n}", f"VENV={VENV}"], cwd=own_clone)
+def test_graders_pass_in_an_own_clone(
+    student: Student, venv: Path, own_clone: Path, step: table.Step
+) -> None:
+    done = student.run(["make", f"check-{step.n}", f"VENV={venv}"], cwd=own_clone)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
 
@@ -190,12 +200,12 @@ def test_make_bus_works_from_the_shared_checkout(
 
 
 def test_the_notebooks_exercise_copy_goes_to_the_students_home(
-    student: Student, shared: Path, untouched: None
+    student: Student, venv: Path, shared: Path, untouched: None
 ) -> None:
     mine = student.home / "incoming-my_steps"
     shutil.rmtree(mine, ignore_errors=True)
     code = "import talk; e = talk.Exercise(3); e.prepare(); print(e.folder)"
-    done = student.run([str(VENV / "bin" / "python"), "-c", code], cwd=shared / "notebooks")
+    done = student.run([str(venv / "bin" / "python"), "-c", code], cwd=shared / "notebooks")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str(mine / STEPS[2].dir)
     assert (mine / STEPS[2].dir / "receiver.py").is_file()

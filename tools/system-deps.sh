@@ -24,9 +24,18 @@ EOT
 done
 [ -z "$missing_deb" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing system packages:$missing_deb" >&2
-  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing_deb >/dev/null
-  exit 0
+  # One line says what is installed; apt's own output (and debconf's) goes to a log.
+  build="$(cd "$(dirname "$0")/.." && pwd)/build"
+  mkdir -p "$build"
+  log="$build/system-deps.log"
+  echo "system-deps: installing$missing_deb (apt's output: $log)" >&2
+  apt="apt-get -q -o DPkg::Lock::Timeout=600"  # another install running: wait for it
+  if { $apt update && DEBIAN_FRONTEND=noninteractive $apt install -y $missing_deb; } \
+    >>"$log" 2>&1 </dev/null; then
+    exit 0
+  fi
+  echo "system-deps: apt-get could not install$missing_deb: $(tail -n 1 "$log") (all of it: $log)" >&2
+  exit 1
 fi
 echo "missing system tools; install them with one of:" >&2
 echo "  sudo apt install$missing_deb" >&2

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import site
 import socket
 import subprocess
 import sys
@@ -37,6 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import bus
+from tools.other_users import Unreachable, python_for_everyone, stage, temp_base
+from tools.other_users import reachable_by_everyone as reachable_by_everyone  # moved there
+from tools.other_users import searchable as searchable  # moved there
 
 SERVICE_USER = "incoming"  # the user step 11's sysusers file makes, and its policy names
 VIEWER = "incoming-viewer"  # someone else: who plots, locally or over ssh
@@ -126,34 +128,6 @@ def check() -> None:
         raise Unavailable("cannot make a mount namespace here (unshare --mount)")
 
 
-def searchable(folder: Path) -> bool:
-    """Can any user get through folder: it and every folder above it searchable by others?"""
-    return all(os.stat(each).st_mode & 0o001 for each in (folder, *folder.parents))
-
-
-def reachable_by_everyone(path: str) -> bool:
-    """Can any user read the file at path?"""
-    return searchable(Path(path).parent) and bool(os.stat(path).st_mode & 0o004)
-
-
-def python_for_everyone() -> tuple[str, dict[str, str]]:
-    """A Python other users can run, with this venv's packages: ours, or the system's.
-
-    A venv's python is a link to the Python it was made from; when that lives in
-    root's home (pyenv), other users reach the system's python3 of the same version
-    instead, with the venv's site-packages on PYTHONPATH.
-    """
-    ours = os.path.realpath(sys.executable)
-    packages = {"PYTHONPATH": site.getsitepackages()[0]}
-    if reachable_by_everyone(ours):
-        return ours, packages
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    system = shutil.which(version, path="/usr/bin:/usr/local/bin")
-    if system is None:
-        raise Unavailable(f"{ours} is not reachable by other users, and there is no {version}")
-    return system, packages
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -190,7 +164,10 @@ class SystemBus:
 
     def python_as(self, name: str) -> tuple[list[str], dict[str, str]]:
         """argv prefix and env to run this venv's Python as name (who may not reach it)."""
-        python, env = python_for_everyone()
+        try:
+            python, env = python_for_everyone()
+        except Unreachable as why:
+            raise Unavailable(str(why)) from None
         return [*self.as_user(name), python], {**self.env, **env, "HOME": self.users[name].home}
 
     def folder_for(self, name: str) -> Path:
@@ -324,9 +301,7 @@ def start(step: Path, policy: Path | None = None) -> Iterator[SystemBus]:
     Its folder is in /tmp, not under the caller's: every user must reach the bus's socket.
     """
     check()
-    base = tempfile.gettempdir()  # $TMPDIR may be a private folder: then /tmp
-    base = base if searchable(Path(base)) else "/tmp"
-    folder = Path(tempfile.mkdtemp(prefix="incoming-system-", dir=base))
+    folder = Path(tempfile.mkdtemp(prefix="incoming-system-", dir=temp_base()))
     folder.chmod(0o755)
     etc = folder / "root" / "etc"
     users = make_users(etc, step / "incoming.sysusers")
@@ -363,7 +338,7 @@ def demo(step_n: int, seconds: float, save: Path | None) -> int:
     """The whole of step 11 on this machine: service, feeder, sshd, and the plot over ssh."""
     from tools import table
 
-    step = table.get(step_n).folder()
+    step = stage(table.get(step_n).folder())  # the service's user runs its files
     with start(step) as system, system.sshd() as ssh:
         run = system.folder_for(SERVICE_USER)
         prefix, env = system.python_as(SERVICE_USER)
