@@ -148,13 +148,16 @@ class Board:
     def feed(self, *names: str, rate: float = 5) -> int:
         """Feed the service's sockets (/run/incoming/NAME there) from the host; the pid."""
         paths = [f"/proc/{self.leader}/root/run/incoming/{name}" for name in names]
+        log = open(self.folder / "feeder.log", "ab")  # noqa: SIM115 (the feeder's now)
         feeder = subprocess.Popen(
             [sys.executable, "-m", "tools.feeder", *paths, "--rate", str(rate)],
             cwd=table.ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            stderr=log,  # not make's: make board's caller would wait for it to close
             start_new_session=True,  # outlives make board; stop() ends it
         )
+        log.close()
         self.feeders.append(feeder.pid)
         self.save()
         return feeder.pid
