@@ -21,6 +21,7 @@ import json
 import os
 import select
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -248,7 +249,7 @@ def boot(folder: Path, step: int | None = None, echo: bool = True) -> Board:
     step = step or latest_step()
     folder.mkdir(parents=True, exist_ok=True)
     stage = folder / "stage"
-    subprocess.run(["rm", "-rf", str(stage)], check=True)
+    shutil.rmtree(stage, ignore_errors=True)
     binds = [f"--bind-ro={p}:/{p.relative_to(stage)}" for p in stage_service(step, stage)]
     port = free_port()
     write_ssh_files(folder, port)
