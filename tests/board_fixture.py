@@ -8,6 +8,9 @@ Registered in tests/conftest.py, so any test may ask for:
 
 A Board (tools/board/machine.py) gives what a test needs:
     board.run("systemctl is-active incoming")       a command over ssh, as root (user="viewer")
+    board.show("NRestarts")                          a unit's property (systemctl show)
+    board.call()                                     busctl call ...GetIncoming, as viewer: the
+                                                     first call starts the service (bus activation)
     board.host()                                     the client's --host viewer@127.0.0.1:PORT
     board.client_env()                               os.environ with an ssh that knows the board
     board.bus_address                                its system bus, from the host (as root)

@@ -32,10 +32,6 @@ def journal(board: Board, invocation: str) -> Program:
     return Program(board.ssh(command))
 
 
-def show(board: Board, prop: str) -> str:
-    return board.run(f"systemctl show --property={prop} --value incoming").stdout.strip()
-
-
 def listening(namespace: str) -> list[str]:
     """Every socket listening on the host's network that a process in namespace holds."""
     found = []
@@ -62,12 +58,12 @@ def test_only_sshd_on_127_0_0_1_listens(board: Board) -> None:
 
 def test_the_first_call_starts_the_service(board: Board) -> None:
     board.run("systemctl stop incoming")
-    assert show(board, "ActiveState") == "inactive"
+    assert board.show("ActiveState") == "inactive"
     answer = board.call()
     assert re.fullmatch(r'as \d+ "/run/incoming/load" "/run/incoming/sine".*', answer), answer
-    assert show(board, "ActiveState") == "active", "a call answered, yet the unit is not active"
-    assert show(board, "MainPID") != "0"
-    lines = journal(board, show(board, "InvocationID"))
+    assert board.show("ActiveState") == "active", "a call answered, yet the unit is not active"
+    assert board.show("MainPID") != "0"
+    lines = journal(board, board.show("InvocationID"))
     try:
         lines.expect(rf"^on the bus as {re.escape(NAME)}$")
     finally:
@@ -76,11 +72,11 @@ def test_the_first_call_starts_the_service(board: Board) -> None:
 
 def test_systemctl_restart_starts_a_new_server(board: Board) -> None:
     board.call()
-    before = show(board, "MainPID")
+    before = board.show("MainPID")
     board.run("systemctl restart incoming")
-    after = show(board, "MainPID")
+    after = board.show("MainPID")
     assert after not in ("0", before), f"MainPID {before} -> {after}"
-    assert show(board, "ActiveState") == "active"
+    assert board.show("ActiveState") == "active"
     assert "/run/incoming/load" in board.call(), "the restarted server does not answer"
 
 

@@ -141,6 +141,10 @@ class Board:
             )
         return done
 
+    def show(self, prop: str, unit: str = "incoming") -> str:
+        """A property of a unit on the board (systemctl show): ActiveState, MainPID, NRestarts."""
+        return self.run(f"systemctl show --property={prop} --value {unit}").stdout.strip()
+
     def call(self, method: str = "GetIncoming", user: str = VIEWER) -> str:
         """busctl call org.example.Incoming's method on the board, as user: its answer."""
         command = f"busctl call {NAME} {OBJECT} {NAME} {method}"
@@ -245,8 +249,10 @@ def write_ssh_files(folder: Path, port: int) -> None:
 
 def boot(folder: Path, step: int | None = None, echo: bool = True) -> Board:
     """Build if need be, stage step's service, boot; return once the board said READY=1."""
-    build(echo=echo)
     step = step or latest_step()
+    if not (table.get(step).folder(table.ROOT / "steps") / "incoming.service").is_file():
+        raise BoardError(f"step {step} is no system service (no incoming.service): step 11 on")
+    build(echo=echo)
     folder.mkdir(parents=True, exist_ok=True)
     stage = folder / "stage"
     shutil.rmtree(stage, ignore_errors=True)
