@@ -168,11 +168,7 @@ class Board:
         return feeder.pid
 
     def alive(self) -> bool:
-        try:
-            os.kill(self.nspawn, 0)
-        except ProcessLookupError:
-            return False
-        return True
+        return runs(self.nspawn, str(ROOTFS))
 
     def save(self) -> None:
         state = {**asdict(self), "folder": str(self.folder)}
@@ -191,9 +187,13 @@ class Board:
     def stop(self, timeout: float = 60) -> None:
         """Power the board off (SIGTERM to nspawn: a clean shutdown), SIGKILL if it hangs."""
         for feeder in self.feeders:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(feeder, signal.SIGTERM)
-            wait_pid_gone(feeder, 10)
+            if runs(feeder, "tools.feeder"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(feeder, signal.SIGTERM)
+                wait_pid_gone(feeder, 10)
+        if not self.alive():  # gone already (or its pid is another program's now)
+            (self.folder / "state.json").unlink(missing_ok=True)
+            return
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.nspawn, signal.SIGTERM)
         if not wait_pid_gone(self.nspawn, timeout):
@@ -202,6 +202,17 @@ class Board:
                     os.kill(pid, signal.SIGKILL)
             wait_pid_gone(self.nspawn, 10)
         (self.folder / "state.json").unlink(missing_ok=True)
+
+
+def runs(pid: int, marker: str) -> bool:
+    """Is pid running a command line with marker in it (our board, our feeder)?
+
+    A pid in state.json may be another program's after a reboot: never signal that one.
+    """
+    try:
+        return marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
 
 
 def wait_pid_gone(pid: int, timeout: float) -> bool:
