@@ -20,6 +20,7 @@ import pytest
 from tests.helpers import Program
 from tools import table
 from tools.board.__main__ import FOLDER
+from tools.board.build import ROOTFS
 from tools.board.machine import NAME, Board
 
 pytestmark = pytest.mark.slow
@@ -68,6 +69,15 @@ def test_the_first_call_starts_the_service(board: Board) -> None:
         lines.expect(rf"^on the bus as {re.escape(NAME)}$")
     finally:
         lines.stop()
+
+
+def test_the_service_user_is_made_at_boot_and_the_tree_stays_as_built(board: Board) -> None:
+    """systemd-sysusers made incoming from the staged sysusers file; --volatile=overlay kept
+    it (and every other write of the board) out of build/board/root."""
+    passwd = board.run("getent passwd incoming").stdout
+    assert re.match(r"incoming:x:\d+:\d+:", passwd), passwd
+    assert "\nincoming:" not in "\n" + (ROOTFS / "etc/passwd").read_text()
+    assert not (ROOTFS / "etc/systemd/system/incoming.service").exists()
 
 
 def test_systemctl_restart_starts_a_new_server(board: Board) -> None:
