@@ -153,9 +153,18 @@ def test_make_board_ssh_stop(board: Board) -> None:
     started = make("board")
     try:
         assert re.search(r"--host viewer@127\.0\.0\.1:\d+$", started, re.M), started
-        assert "bus-activated it" in started, started
+        assert "started it (bus activation)" in started, started
         assert make("board-ssh", "CMD=systemctl is-active incoming").strip() == "active"
     finally:
         stopped = make("board-stop")
     assert stopped.strip() == "board: stopped"
     assert Board.load(FOLDER) is None
+    gone = subprocess.run(
+        ["make", "--no-print-directory", "board-ssh", "CMD=true"],
+        cwd=table.ROOT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert gone.returncode != 0
+    assert "board: no board is running: make board" in gone.stderr, gone.stderr

@@ -49,7 +49,8 @@ def main(argv: list[str]) -> int:
             if board is None:
                 board = boot(FOLDER, args.step)
                 answer = board.call()  # the first call starts the service: bus activation
-                print(f"board: {VIEWER}'s first call to {NAME} bus-activated it: {answer}")
+                print(f"board: {VIEWER}'s first call to {NAME} started it (bus activation):")
+                print(f"  GetIncoming -> {answer}")
                 board.feed("load", "sine")
             elif args.step and args.step != board.step:
                 raise BoardError(f"the board runs step {board.step}: make board-stop first")

@@ -333,13 +333,15 @@ def booted(folder: Path, step: int | None = None) -> Iterator[Board]:
 
 
 def describe(board: Board) -> str:
-    env = f"PATH={shlex.quote(str(board.folder / 'bin'))}:$PATH"
+    """What make board prints: the --host, and how to get at the board (each line < 100)."""
     return (
         f"board: systemd as PID 1 (pid {board.leader} here), booted in {board.boot_seconds:.1f} s, "
-        f"step {board.step}'s incoming.service; sshd on 127.0.0.1:{board.port} only\n"
+        f"step {board.step}'s incoming.service\n"
+        f"  sshd:      127.0.0.1:{board.port} only; an ssh that knows the board and its key:\n"
+        f"             export PATH={shlex.quote(str(board.folder / 'bin'))}:$PATH\n"
         f"  plot it:   cd steps/{table.get(board.step).dir} && "
-        f"{env} python3 client.py --host {board.host()}\n"
+        f"python3 client.py --host {board.host()}\n"
         f"  a shell:   make board-ssh   (or CMD='systemctl status incoming', as root)\n"
-        f"  its bus:   busctl --address={board.bus_address} tree {NAME}\n"
+        f"  its bus:   busctl --address={board.bus_address} tree\n"
         f"  stop it:   make board-stop"
     )
