@@ -4,7 +4,8 @@ Registered in tests/conftest.py, so any test may ask for:
 
     board    the board with the latest step's service ($BOARD_STEP chooses another),
              booted once per session and powered off at its end
-    boards   boards.get(12): a board with step 12's service (one per step, booted once)
+    boards   boards.get(12): a board with step 12's service (one per step, booted once);
+             boards.get(12, steps_dir): from another steps folder (a grader's --steps)
 
 A Board (tools/board/machine.py) gives what a test needs:
     board.run("systemctl is-active incoming")       a command over ssh, as root (user="viewer")
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from tools import table
 from tools.board.build import BoardError, unavailable
 from tools.board.machine import Board, boot, latest_step
 
@@ -38,19 +40,21 @@ class Boards:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.booted: dict[int, Board] = {}
+        self.booted: dict[tuple[int, Path], Board] = {}
 
-    def get(self, step: int | None = None) -> Board:
+    def get(self, step: int | None = None, steps: Path | None = None) -> Board:
+        """A board with step's service, from the steps folder steps (default: $STEPS, steps/)."""
         step = step or int(os.environ.get("BOARD_STEP") or latest_step())
-        if step in self.booted:
-            return self.booted[step]
+        key = (step, table.get(step).folder(steps))
+        if key in self.booted:
+            return self.booted[key]
         if reason := unavailable():
             pytest.skip(f"no board: {reason}")
         try:
-            board = boot(self.folder / f"step{step}", step, echo=False)
+            board = boot(self.folder / f"boot{len(self.booted)}", step, echo=False, steps=steps)
         except BoardError as error:
             pytest.skip(f"the board cannot boot here: {error}")
-        self.booted[step] = board
+        self.booted[key] = board
         return board
 
     def stop(self) -> None:

@@ -230,11 +230,11 @@ def wait_pid_gone(pid: int, timeout: float) -> bool:
     return ended
 
 
-def stage_service(step: int, stage: Path) -> list[Path]:
-    """`make install-service DESTDIR=stage SERVICE_STEP=step`; the paths to bind, staged."""
+def stage_service(step: int, steps: Path, stage: Path) -> list[Path]:
+    """`make install-service DESTDIR=stage SERVICE_STEP=step STEPS=steps`; the paths to bind."""
     run_make = ["make", "-s", "-C", str(table.ROOT), "install-service"]
     done = subprocess.run(
-        [*run_make, f"DESTDIR={stage}", f"SERVICE_STEP={step}"],
+        [*run_make, f"DESTDIR={stage}", f"SERVICE_STEP={step}", f"STEPS={steps}"],
         capture_output=True,
         text=True,
         check=False,
@@ -258,16 +258,24 @@ def write_ssh_files(folder: Path, port: int) -> None:
     wrapper.chmod(0o755)
 
 
-def boot(folder: Path, step: int | None = None, echo: bool = True) -> Board:
-    """Build if need be, stage step's service, boot; return once the board said READY=1."""
+def boot(
+    folder: Path, step: int | None = None, echo: bool = True, steps: Path | None = None
+) -> Board:
+    """Build if need be, stage step's service, boot; return once the board said READY=1.
+
+    steps: the steps folder to take the service from (default: $STEPS, else steps/).
+    """
     step = step or latest_step()
-    if not (table.get(step).folder(table.ROOT / "steps") / "incoming.service").is_file():
-        raise BoardError(f"step {step} is no system service (no incoming.service): step 11 on")
+    source = table.get(step).folder(steps)
+    if not (source / "incoming.service").is_file():
+        raise BoardError(f"{source} is no system service (no incoming.service): step 11 on")
     build(echo=echo)
     folder.mkdir(parents=True, exist_ok=True)
     stage = folder / "stage"
     shutil.rmtree(stage, ignore_errors=True)
-    binds = [f"--bind-ro={p}:/{p.relative_to(stage)}" for p in stage_service(step, stage)]
+    binds = [
+        f"--bind-ro={p}:/{p.relative_to(stage)}" for p in stage_service(step, source.parent, stage)
+    ]
     port = free_port()
     write_ssh_files(folder, port)
     binds.append(f"--bind-ro={folder / 'sshd_config'}:/etc/ssh/sshd_config")
