@@ -100,8 +100,12 @@ def build(echo: bool = True) -> float:
     shutil.rmtree(tree, ignore_errors=True)
     shutil.rmtree(ROOTFS, ignore_errors=True)
     argv: list[str | os.PathLike[str]] = ["debootstrap", "--variant=minbase"]
-    run([*argv, f"--include={','.join(PACKAGES)}", release, tree, url], "debootstrap")
-    configure(tree)
+    umask = os.umask(0o022)  # a machine's files, readable as a machine's are (whatever ours is)
+    try:
+        run([*argv, f"--include={','.join(PACKAGES)}", release, tree, url], "debootstrap")
+        configure(tree)
+    finally:
+        os.umask(umask)
     tree.rename(ROOTFS)
     READY.write_text(f"built in {time.monotonic() - started:.0f} s, recipe {recipe()}\n")
     return time.monotonic() - started

@@ -235,6 +235,7 @@ def stage_service(step: int, steps: Path, stage: Path) -> list[Path]:
     run_make = ["make", "-s", "-C", str(table.ROOT), "install-service"]
     done = subprocess.run(
         [*run_make, f"DESTDIR={stage}", f"SERVICE_STEP={step}", f"STEPS={steps}"],
+        preexec_fn=lambda: os.umask(0o022),  # the service's user reads what it installs
         capture_output=True,
         text=True,
         check=False,
