@@ -28,7 +28,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import wait_until
-from tests.test_notebooks import PAIRED, accepts, free_port, marked_processes
+from tests.notebook_kernel import PAIRED, accepts, free_port, marked_processes
 from tools import table
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright: make setup")
