@@ -19,6 +19,7 @@ from tests.notebook_kernel import (
     KERNEL,
     NOTEBOOKS,
     PAIRED,
+    Kernel,
 )
 from tools import table
 
@@ -50,6 +51,21 @@ def test_committed_without_outputs(notebook: Path) -> None:
     ]
     assert not dirty, f"{notebook.name}: cells {dirty} have outputs (clear them before committing)"
     assert nb.metadata.kernelspec.name == KERNEL
+
+
+def test_the_notebooks_say_what_the_kernel_reports(kernel_env: dict[str, str]) -> None:
+    """JupyterLab writes the kernel's language_info into an opened notebook: committed the
+    same (the kernel leaves Python's version out: mk/notebooks.mk), opening changes nothing,
+    and closing an untouched notebook does not ask to save (the browser test sees it)."""
+    kernel = Kernel(kernel_env)
+    try:
+        reported = kernel.client.kernel_info(reply=True)["content"]["language_info"]
+    finally:
+        kernel.stop()
+    assert "version" not in reported, f"the kernel reports Python's version: {reported}"
+    for notebook in PAIRED:
+        committed = nbformat.read(notebook, as_version=4).metadata.get("language_info")
+        assert committed == reported, f"{notebook.name}: {committed} != {reported}"
 
 
 @pytest.mark.parametrize("notebook", PAIRED, ids=[p.stem for p in PAIRED])
