@@ -474,12 +474,40 @@ def live_charts(chart: ModuleType) -> Any:
     has none; in JupyterLab the widget backend is the display, so we give it back.
     """
     charts = chart.LiveCharts(save=str(RUNTIME / "plot.png"))
+    charts.add = _time_from_first_message(charts.add, charts)
+    _charts.add(charts)
     if plot_mode() == "widget":
         charts.plt.switch_backend("widget")
         charts.headless = False
         charts.draw = _pushing(charts.draw, charts)
         charts.setup = _browser_on_loop(charts.setup, charts, asyncio.get_running_loop())
     return charts
+
+
+_charts: weakref.WeakSet[Any] = weakref.WeakSet()  # every live_charts(): Stop retitles them
+
+
+def _time_from_first_message(add: Callable[[str, int, str], None], charts: Any) -> Any:
+    """charts.add, with the time axis starting at the first message, not at LiveCharts():
+    under Run All the chart exists seconds before the first message arrives, and every line
+    would start that far to the right of the axis's 0."""
+
+    def add_from_first(source: str, timestamp_ns: int, text: str) -> None:
+        if not charts.series or all(s.received == 0 for s in charts.series.values()):
+            charts.start_ns = timestamp_ns
+        add(source, timestamp_ns, text)
+
+    return add_from_first
+
+
+def _say_stopped() -> None:
+    """The live charts' titles say so once Stop ended their tasks (ipympl keeps the figure)."""
+    for charts in list(_charts):
+        if charts.figure is not None and not charts.headless:
+            title = charts.figure._suptitle
+            if title is not None:
+                title.set_text(title.get_text().replace(", live", ", stopped"))
+            charts.figure.canvas.draw()
 
 
 def _browser_on_loop(
@@ -559,6 +587,7 @@ def stop_button() -> None:
     def cancel_step_tasks() -> None:
         for task in step_tasks():
             task.cancel()
+        _say_stopped()
 
     def stop_all() -> None:
         loop.call_soon_threadsafe(cancel_step_tasks)

@@ -71,7 +71,8 @@ class LiveCharts:
         )
         self.axes = {source: (ax[0], ax[0].plot([], [])[0]) for source, ax in zip(sources, axes)}
         self.series = {source: Series() for source in sources}
-        self.figure.suptitle(f"{len(sources)} sources of org.example.Incoming, live")
+        live = "" if self.headless else ", live"  # a picture is not live
+        self.figure.suptitle(f"{len(sources)} sources of org.example.Incoming{live}")
         self.axes[sources[-1]][0].set_xlabel("seconds")
         if not self.headless:
             self.plt.show(block=False)
