@@ -27,7 +27,8 @@ class Series:
 
     def add(self, seconds, text):
         if self.kind is None:  # the first message decides what this chart shows
-            self.kind = "edges" if text in EDGES else "values" if _number(text) else "rate"
+            number = _number(text) is not None  # "0.000" is a number too
+            self.kind = "edges" if text in EDGES else "values" if number else "rate"
         self.recent.append(seconds)
         while self.recent[0] <= seconds - 1:
             self.recent.popleft()
