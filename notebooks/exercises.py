@@ -145,12 +145,13 @@ class Exercise:
         return " + ".join(parts)
 
     def link(self, file: str) -> str:
-        """The file, named by its step folder, as a link JupyterLab opens in its editor."""
+        """The file, named by its step folder (tabs of several steps' receiver.py then say
+        whose they are in the link), as a link JupyterLab opens in its editor."""
         path = self.folder / file
         shown = f"{self.step.dir}/{file}"
         if path.is_relative_to(NOTEBOOKS):
             return f"[{shown}]({path.relative_to(NOTEBOOKS)})"
-        return f"`{path}`"
+        return f"`{shown}`"  # outside JupyterLab's folder: no link can open it
 
     def introduce(self) -> None:
         n = self.step.n
@@ -240,9 +241,8 @@ def failure_summary(lines: list[str]) -> list[str]:
         return lines
     errors = [line[1:].strip() for line in lines[:summary] if line.startswith("E ")]
     failed = [line for line in lines[summary:] if line.startswith(("FAILED ", "ERROR "))]
-    said = [
-        e for e in errors if e.lower().startswith("why:") or e.startswith("AssertionError: why:")
-    ]
+    said = [line for line in lines[summary:] if line.startswith("why:")]  # make check-N's
+    said += [e for e in errors if e.startswith("why:") or e.startswith("AssertionError: why:")]
     if said:  # the grader's own why
         why = said[0].removeprefix("AssertionError: ")
     elif asserted := [e for e in errors if e.startswith("AssertionError: ")]:
@@ -254,8 +254,9 @@ def failure_summary(lines: list[str]) -> list[str]:
         why += f": {raised}" if raised else ""
     why_first = why if len(why) < 300 else why[:300] + "…"
     hint = next((i for i, line in enumerate(lines) if "does not pass yet. Hint:" in line), None)
-    shown_errors = [e for e in errors[:8] if e not in (why, why.removeprefix("why: "))]
-    return [why_first, *shown_errors, *failed, *(lines[hint:] if hint is not None else [])]
+    shown_errors = [e for e in errors[:8] if why.removeprefix("why: ") not in e]
+    after = [line for line in lines[hint:] if line != why] if hint is not None else []
+    return [why_first, *shown_errors, *failed, *after]
 
 
 def empty_functions(text: str, todos: dict[str, str]) -> str:

@@ -410,22 +410,29 @@ def walk_the_exercise(page: Any, lab: Lab, notebook: Path) -> None:
     if n is None:  # 11 has no exercise
         return
     check = cell(page, "exercise.check()")
-    check.scroll_into_view_if_needed()
-    unsolved = check.locator(".jp-OutputArea").inner_text()
-    assert f"✗ Your step {n:02d} does not pass yet." in unsolved, unsolved
+    unsolved = verdict(check, f"✗ Your step {n:02d} does not pass yet.")
     assert re.search(r"^why: \S", unsolved, re.MULTILINE) and "Hint:" in unsolved, unsolved
-    intro = cell(page, f"talk.exercise({n})").locator(".jp-OutputArea")
-    links = [a.inner_text() for a in intro.locator("a").all()]
-    files = exercises.Exercise(n).files
-    step_dir = table.get(n).dir
-    assert links == [f"{step_dir}/{file}" for file in files], (links, files)
+    intro = cell(page, f"talk.exercise({n})").locator(".jp-OutputArea-output")
+    named = [f"{table.get(n).dir}/{file}" for file in exercises.Exercise(n).files]
+    shown = [a.inner_text() for a in intro.locator("a, code").all()]
+    assert all(file in shown for file in named), (shown, named)  # links under notebooks/
     shot(page, lab, f"{notebook.stem}-unsolved")
     lab.solve(n)
     run_cell(page, "exercise.check()")
-    solved = check.locator(".jp-OutputArea").inner_text().strip()
+    solved = verdict(check, f"✓ Your step {n:02d} passes").strip()
     assert re.fullmatch(rf"✓ Your step {n:02d} passes \(\d+ tests\)\.", solved), solved
-    check.scroll_into_view_if_needed()
     shot(page, lab, f"{notebook.stem}-solved")
+
+
+def verdict(check: Any, first: str) -> str:
+    """The check cell's output once it starts with first (JupyterLab renders a cell's output
+    when it scrolls into view), as text."""
+    check.scroll_into_view_if_needed()
+    output = check.locator(".jp-OutputArea-output").first
+    output.filter(has_text=first).wait_for(timeout=60 * SECOND)
+    text = str(check.locator(".jp-Cell-outputArea").inner_text())
+    assert text.startswith(first), text
+    return text
 
 
 @pytest.mark.parametrize("notebook", OTHERS, ids=[p.stem for p in OTHERS])
