@@ -94,8 +94,8 @@ EXERCISES = {
         skeleton={
             "client.py": {
                 "print_messages": "`async for source, timestamp_ns, text in incoming.message:`"
-                " print each message and how long ago it was sent"
-                " (`time.time_ns() - timestamp_ns`, in ms), with `flush=True`.",
+                " print each message as `source: text  (1.2 ms ago)`, the delay being"
+                " `(time.time_ns() - timestamp_ns) / 1e6`, with `flush=True`.",
                 "follow_server": "`async for name, _, new_owner in dbus.name_owner_changed:`"
                 " for our NAME, print that it is here (a new_owner) and"
                 " `await print_sources(incoming)`, or that it is gone (no new_owner).",
