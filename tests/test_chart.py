@@ -41,3 +41,26 @@ def test_a_saved_picture_is_not_titled_live(step: table.Step, tmp_path: Path) ->
     charts.setup(["load", "sine", "simulated:0"])
     assert charts.figure._suptitle.get_text().endswith(", live")
     charts.plt.close("all")
+
+
+@pytest.mark.parametrize("step", PLOTTING, ids=lambda s: f"step{s.n:02d}")
+def test_the_time_axis_starts_where_every_chart_has_points(
+    step: table.Step, tmp_path: Path
+) -> None:
+    """A busy source keeps its last WINDOW points, a quiet one more seconds: the shared time
+    axis starts where the busy one does (notebook 08's lines once began a third of the way in)."""
+    chart = chart_of(step, tmp_path)
+    charts = chart.LiveCharts(save=str(tmp_path / "plot.png"))
+    charts.setup(["busy", "quiet"])
+    ticks = chart.WINDOW + 100
+    for tick in range(ticks):  # busy: 10 a second; quiet: an edge a second
+        seconds = tick / 10
+        charts.series["busy"].add(seconds, f"{tick % 7}")
+        if tick % 10 == 0:
+            charts.series["quiet"].add(seconds, "rising" if tick % 20 else "falling")
+    charts.draw()
+    left, right = charts.axes["quiet"][0].get_xlim()
+    first_busy = charts.series["busy"].times[0]
+    assert first_busy == pytest.approx(10.0) and charts.series["quiet"].times[0] == 0
+    assert (left, right) == pytest.approx((first_busy, (ticks - 1) / 10)), (left, right)
+    charts.plt.close("all")

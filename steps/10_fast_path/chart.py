@@ -99,12 +99,25 @@ class LiveCharts:
             ax.set_title(f"{source}{unit}: {series.received} messages{skipped}", fontsize=9)
             ax.relim()
             ax.autoscale_view()
+        if span := self._time_span():
+            ax.set_xlim(*span)  # the charts share their time axis: one call sets them all
         self.figure.tight_layout()
         self.figure.canvas.draw_idle()
         self.figure.canvas.flush_events()
         if self.headless and self.save_to.endswith(".gif"):
             self.frames.append(self._frame())
         return True
+
+    def _time_span(self):
+        """The seconds every chart has points for. A chart keeps its last WINDOW points: a
+        busy source's span less time than a quiet one's, and would start mid-axis."""
+        kept = [series.times for series in self.series.values() if len(series.times) > 1]
+        if not kept:
+            return None
+        full = [times[0] for times in kept if len(times) == WINDOW]
+        start = max(full) if full else min(times[0] for times in kept)
+        end = max(times[-1] for times in kept)
+        return (start, end) if end > start else None
 
     def _frame(self):
         from PIL import Image
