@@ -53,7 +53,10 @@ COPY --chown=${NB_UID}:${NB_UID} . ${HOME}
 WORKDIR ${HOME}
 RUN touch ${VENV}/.installed && make -s setup
 
+# JupyterLab's settings, as `make notebooks` has them (mk/jupyter/: the paired .py files
+# hidden, one kernel, no news prompt), for the default command and for Binder's own.
+ENV JUPYTER_CONFIG_PATH=${HOME}/mk/jupyter
 EXPOSE 8888
 ENTRYPOINT ["/usr/bin/tini", "-g", "--"]
 CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", \
-     "--MappingKernelManager.default_kernel_name=incoming"]
+     "--ServerApp.root_dir=notebooks"]

@@ -1,7 +1,9 @@
 # notebooks/: the talk, chapter by chapter, for attendees in JupyterLab.
 # The kernel "incoming" is this checkout's .venv, registered inside the venv itself.
-# mk/jupyter_server_config.json hides the notebooks' paired .py files from the file browser
-# (they stay on disk for maintainers, and jupytext still saves both).
+# mk/jupyter/ is JupyterLab's extra config folder ($JUPYTER_CONFIG_PATH, the image's too):
+# jupyter_server_config.json hides the notebooks' paired .py files from the file browser (they
+# stay on disk for maintainers, and jupytext still saves both) and offers one kernel, "incoming";
+# labconfig/default_setting_overrides.json turns off the news prompt.
 
 NB_KERNEL := $(VENV)/share/jupyter/kernels/incoming/kernel.json
 NB_PORT   ?= 8888
@@ -13,14 +15,20 @@ setup: $(NB_KERNEL)
 
 notebooks-kernel: $(NB_KERNEL) ## register the venv as the Jupyter kernel "incoming" (part of make setup)
 
-$(NB_KERNEL): $(STAMP)
+# The kernel reports its language without Python's version, as the committed notebooks say it:
+# JupyterLab writes what the kernel reports into a notebook's metadata, and a notebook whose
+# metadata changed on opening is "modified" (every close would ask to save).
+NB_LANGUAGE := get_ipython().kernel.language_info.pop('version', None)
+
+$(NB_KERNEL): $(STAMP) mk/notebooks.mk
 	$(PY) -m ipykernel install --prefix "$(VENV)" --name incoming --display-name "incoming (.venv)" >/dev/null
+	$(PY) -c 'import json, sys; k = json.load(open(sys.argv[1])); k["argv"].append(sys.argv[2]); \
+	  json.dump(k, open(sys.argv[1], "w"), indent=1)' "$@" "--IPKernelApp.exec_lines=$(NB_LANGUAGE)"
 	@echo "registered the Jupyter kernel 'incoming': $(dir $@)"
 
 notebooks: setup $(NB_KERNEL) ## open the talk's notebooks in JupyterLab (localhost only)
-	$(VENV)/bin/jupyter lab --config=mk/jupyter_server_config.json \
-	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(NB_PORT) \
-	  --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=incoming $(NB_ROOT)
+	JUPYTER_CONFIG_PATH="$(CURDIR)/mk/jupyter" $(VENV)/bin/jupyter lab \
+	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(NB_PORT) --ServerApp.root_dir=notebooks $(NB_ROOT)
 
 notebooks-sync: setup ## after editing a notebook's .py (or .ipynb): bring its pair up to date
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb

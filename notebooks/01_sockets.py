@@ -109,10 +109,11 @@ print("socket file left behind:", talk.exists("incoming"))
 # %% [markdown]
 # ## Exercise: write step 01's `receive()` yourself
 #
-# Below, `talk.exercise(1)` puts a copy of step 01 into `my_steps/` with `receive()`
-# emptied out. Open the file (the link below), write the loop, save, and run the check
-# cell: it runs the same graders as `make check-1 STEPS=...` in a terminal. Until you have
-# written it, the check says what is missing. `exercise.reset()` starts over.
+# Below, `talk.exercise(1)` puts a copy of step 01 into `my_steps/` with the body of
+# `receive()` emptied out (`main()` still binds the socket and calls it). Open the file
+# (the link below), write the loop, save, and run the check cell: it runs the same graders
+# as `make check-1 STEPS=...` in a terminal. Until you have written it, the check says why
+# it fails. `exercise.reset()` starts over.
 
 # %%
 exercise = talk.exercise(1)

@@ -3,7 +3,7 @@
 - show a step's code from the step files themselves: show(), diff()
 - run a step's programs in the background, stopped with the kernel: start(), send(), sender()
 - a private D-Bus daemon for the D-Bus chapters, and the kernel's own connection to it: bus()
-- the exercises, graded by the same graders as `make check-N`: exercise()
+- the exercises, graded by the same graders as `make check-N`: exercise() (exercises.py)
 
 Every program a notebook starts is a child of the kernel, in the kernel's process
 group: Jupyter's interrupt (and a kernel that is killed) signals the whole group,
@@ -30,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -51,9 +50,6 @@ from tools import bus as private_bus  # noqa: E402
 from tools import table  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
-MY_STEPS = Path(os.environ.get("INCOMING_MY_STEPS") or NOTEBOOKS / "my_steps")
-if not table.writable(MY_STEPS):  # a shared read-only checkout: the copies go to your home
-    MY_STEPS = Path.home() / "incoming-my_steps"
 
 # This kernel's sockets: a folder of its own, removed when the kernel ends.
 RUNTIME = Path(tempfile.mkdtemp(prefix="incoming-nb-"))
@@ -204,17 +200,22 @@ class Background:
     def lines(self) -> list[str]:
         return list(self.program.stdout)
 
-    def show(self, everything: bool = False) -> None:
-        """Print the output lines that were not shown yet (or all of them)."""
+    def show(self, everything: bool = False, matching: str = "") -> None:
+        """Print the output lines that were not shown yet (or all of them); with matching,
+        only the lines (stdout and stderr) that match that regex."""
         lines = self.lines()
         new = lines if everything else lines[self.shown :]
         self.shown = len(lines)
+        errors = list(self.program.stderr)
+        new_errors = errors if everything else errors[self.shown_errors :]
+        self.shown_errors = len(errors)
+        if matching:
+            new = [line for line in new if re.search(matching, line)]
+            new_errors = [line for line in new_errors if re.search(matching, line)]
         shown = [f"{self.role} | {shorten(line)}" for line in new]
         print("\n".join(shown) or f"{self.role} | (nothing new)")
-        errors = list(self.program.stderr)
-        for line in errors if everything else errors[self.shown_errors :]:
+        for line in new_errors:
             print(f"{self.role} ! {line}")
-        self.shown_errors = len(errors)
 
     def threads(self) -> list[tuple[int, str]]:
         """(thread id, where in the kernel it waits) for each of its threads (/proc/PID/task)."""
@@ -340,7 +341,10 @@ def run(n: int, program: str, *args: str, stdin: str = "") -> None:
         capture_output=True,
         timeout=60,
     )
+    lines = stdin.splitlines()
     piped = f"printf {stdin!r} | " if stdin else ""
+    if len(lines) > 3:  # a long input, in one line: its first and last lines
+        piped = f"printf '{lines[0]}\\n…{lines[-1]}\\n' ({len(lines)} lines) | "
     print(f"$ {piped}python3 {' '.join([program, *args])}   -> exit status {result.returncode}")
     for line in (result.stdout + result.stderr).decode(errors="replace").splitlines():
         print(f"  {shorten(line)}")
@@ -470,12 +474,40 @@ def live_charts(chart: ModuleType) -> Any:
     has none; in JupyterLab the widget backend is the display, so we give it back.
     """
     charts = chart.LiveCharts(save=str(RUNTIME / "plot.png"))
+    charts.add = _time_from_first_message(charts.add, charts)
+    _charts.add(charts)
     if plot_mode() == "widget":
         charts.plt.switch_backend("widget")
         charts.headless = False
         charts.draw = _pushing(charts.draw, charts)
         charts.setup = _browser_on_loop(charts.setup, charts, asyncio.get_running_loop())
     return charts
+
+
+_charts: weakref.WeakSet[Any] = weakref.WeakSet()  # every live_charts(): Stop retitles them
+
+
+def _time_from_first_message(add: Callable[[str, int, str], None], charts: Any) -> Any:
+    """charts.add, with the time axis starting at the first message, not at LiveCharts():
+    under Run All the chart exists seconds before the first message arrives, and every line
+    would start that far to the right of the axis's 0."""
+
+    def add_from_first(source: str, timestamp_ns: int, text: str) -> None:
+        if not charts.series or all(s.received == 0 for s in charts.series.values()):
+            charts.start_ns = timestamp_ns
+        add(source, timestamp_ns, text)
+
+    return add_from_first
+
+
+def _say_stopped() -> None:
+    """The live charts' titles say so once Stop ended their tasks (ipympl keeps the figure)."""
+    for charts in list(_charts):
+        if charts.figure is not None and not charts.headless:
+            title = charts.figure._suptitle
+            if title is not None:
+                title.set_text(title.get_text().replace(", live", ", stopped"))
+            charts.figure.canvas.draw()
 
 
 def _browser_on_loop(
@@ -555,6 +587,7 @@ def stop_button() -> None:
     def cancel_step_tasks() -> None:
         for task in step_tasks():
             task.cancel()
+        _say_stopped()
 
     def stop_all() -> None:
         loop.call_soon_threadsafe(cancel_step_tasks)
@@ -595,168 +628,8 @@ def show_image(file: str | Path) -> None:
     display(Image(filename=str(file)))
 
 
-# --- exercises ----------------------------------------------------------------------------------
+# --- exercises (notebooks/exercises.py) --------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Start:
-    """Where the exercise for step N starts: step N-1's folder, plus these parts of step N."""
-
-    edit: str = "receiver.py"  # the file the attendee works on
-    given: tuple[str, ...] = ()  # files copied as they are: helpers, not the step's idea
-    skeleton: tuple[str, ...] = ()  # step N's `edit` file, these functions' bodies emptied
-
-
-EXERCISES = {
-    1: Start(skeleton=("receive",)),  # there is no step 00 to start from
-    5: Start(given=("simulated_gpio.py",)),
-    7: Start(edit="client.py", skeleton=("print_messages", "follow_server")),
-    8: Start(edit="client.py", given=("chart.py",)),
-    9: Start(given=("memfd.py", "snapshot.py")),  # snapshot.py, and the module it imports
-}
-
-
-CHECK_TIMEOUT = "5"  # seconds a check waits for a program's line: a few, not the graders' 20
-
-
-class Exercise:
-    """Step n, done by the attendee: a copy in MY_STEPS to edit, graded like `make check-N`."""
-
-    def __init__(self, n: int) -> None:
-        self.step = table.get(n)
-        self.start = EXERCISES.get(n, Start())
-        self.folder = MY_STEPS / self.step.dir
-
-    def prepare(self) -> None:
-        """Copy the starting point into MY_STEPS, unless the attendee's copy is there already."""
-        if self.folder.exists():
-            return
-        n, start = self.step.n, self.start
-        shutil.copytree(
-            folder(max(n - 1, 1)), self.folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
-        for given in start.given:
-            shutil.copy2(folder(n) / given, self.folder / given)
-        if start.skeleton:
-            text = (folder(n) / start.edit).read_text()
-            skeleton = empty_functions(text, start.skeleton, self.step.hint)
-            (self.folder / start.edit).write_text(skeleton)
-
-    def introduce(self) -> None:
-        n, start = self.step.n, self.start
-        origin = [f"step {max(n - 1, 1):02d}"]
-        if start.skeleton:
-            emptied = ", ".join(f"{name}()" for name in start.skeleton)
-            origin.append(f"step {n:02d}'s `{start.edit}` with {emptied} emptied")
-        if start.given:
-            origin.append(f"step {n:02d}'s {', '.join(f'`{g}`' for g in start.given)}")
-        edit = self.folder / start.edit
-        shown = f"`{edit}`"
-        if edit.is_relative_to(NOTEBOOKS):  # a link JupyterLab opens in its editor
-            shown = f"[{edit.relative_to(NOTEBOOKS)}]({edit.relative_to(NOTEBOOKS)})"
-        display(
-            Markdown(
-                f"**Exercise: step {n:02d}.** {self.step.idea}\n\n"
-                f"Your copy ({' + '.join(origin)}) is in `{self.folder}`. Work on"
-                f" {shown}, save, and run"
-                f" the check cell: it runs the graders of `make check-{n}"
-                f" STEPS={self.folder.parent}`."
-            )
-        )
-
-    def reset(self) -> None:
-        """Throw the copy away and start again from the starting point."""
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.prepare()
-
-    def check(self) -> None:
-        """Grade the copy with tests/graders/ (python -m tools.grade N --steps MY_STEPS).
-
-        Each test shows as it finishes; a wait gives up after CHECK_TIMEOUT seconds (the
-        graders' own default is longer, for slow machines). ■ stops the grader and reaps it.
-        """
-        command = [sys.executable, "-m", "tools.grade", str(self.step.n)]
-        command += ["--steps", str(self.folder.parent), "-x", "--color=no", "-v", "-v"]
-        command += ["-p", "no:cacheprovider"]  # no .pytest_cache in the attendee's folders
-        env = {
-            **os.environ,
-            "INCOMING_TEST_TIMEOUT": os.environ.get("INCOMING_TEST_TIMEOUT", CHECK_TIMEOUT),
-        }
-        progress = display(Markdown(f"checking step {self.step.n:02d}…"), display_id=True)
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        lines: list[str] = []
-        done = 0
-        try:
-            assert process.stdout is not None
-            for line in process.stdout:
-                lines.append(line.rstrip("\n"))
-                if match := re.match(r"\S+::(\S+) (PASSED|FAILED|ERROR)", line):
-                    done += 1
-                    if progress is not None:
-                        what = f"{done} test{'s' * (done != 1)} done, last: {match[1]} {match[2]}"
-                        progress.update(Markdown(f"checking step {self.step.n:02d}… {what}"))
-        except KeyboardInterrupt:
-            print(f"■ stopped the check of step {self.step.n:02d} (the grader is gone)")
-            return
-        finally:
-            if process.poll() is None:
-                process.terminate()
-            process.wait()  # reaped: no <defunct> grader
-        passed = process.returncode == 0
-        verdict = "passes" if passed else "does not pass yet"
-        detail = "\n".join(lines if passed else _failure_summary(lines))
-        if progress is not None:
-            progress.update(Markdown(f"checked step {self.step.n:02d}: {done} tests"))
-        display(
-            Markdown(f"{'✅' if passed else '❌'} **Your step {self.step.n:02d} {verdict}.**"),
-            Code(detail, language="text"),
-        )
-
-
-def _failure_summary(lines: list[str]) -> list[str]:
-    """The grader's verdict without pytest's tracebacks: why it failed (in words), the hint."""
-    summary = next((i for i, line in enumerate(lines) if "short test summary" in line), None)
-    if summary is None:
-        return lines
-    errors = [line for line in lines[:summary] if line.startswith("E ")][:10]
-    why = [f"why: {line[1:].strip()}" for line in errors if "AssertionError: " in line][:1]
-    why = [w.replace("AssertionError: ", "") for w in why]
-    return [*lines[:1], *why, *errors, *lines[summary:]]
-
-
-def empty_functions(text: str, names: Sequence[str], hint: str) -> str:
-    """text with the bodies of the top-level functions called names replaced by a TODO
-    (the first one's says the hint)."""
-    lines = text.splitlines()
-    functions = [
-        node
-        for node in ast.parse(text).body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names
-    ]
-    functions.sort(key=lambda node: node.lineno)
-    for node in reversed(functions):
-        first = node.body[0].lineno
-        if isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant):
-            first = node.body[0].end_lineno + 1 if len(node.body) > 1 else first  # keep docstring
-        indent = " " * node.body[0].col_offset
-        prefix = f"{indent}# "
-        what = hint if node is functions[0] else f"write {node.name}()"
-        todo = textwrap.wrap(
-            f"TODO (exercise): {what}", 88, initial_indent=prefix, subsequent_indent=prefix
-        )
-        todo.append(f"{indent}...")
-        lines[first - 1 : node.end_lineno] = todo
-    return "\n".join(lines) + "\n"
-
-
-def exercise(n: int) -> Exercise:
-    """Set up the exercise for step n (once) and say what to do."""
-    exercise = Exercise(n)
-    exercise.prepare()
-    exercise.introduce()
-    return exercise
-
+from exercises import EXERCISES, Exercise, Start, exercise  # noqa: E402, F401
 
 _on_interrupt_say_what_stopped()

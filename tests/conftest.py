@@ -66,3 +66,11 @@ def private_bus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[bus
     with bus.private_bus(tmp_path / "bus") as private:
         monkeypatch.setenv(bus.ENV_VAR, private.address)
         yield private
+
+
+@pytest.fixture
+def kernel_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A notebook kernel's environment, checked afterwards (tests/notebook_kernel.py)."""
+    from tests import notebook_kernel  # Jupyter's modules: only for the notebooks' tests
+
+    yield from notebook_kernel.kernel_environment(tmp_path)

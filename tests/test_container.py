@@ -10,10 +10,12 @@ layer cache makes a rebuild with only the sources changed take seconds.
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,7 @@ from tests.helpers import wait_until
 from tools import container, table
 
 pytestmark = pytest.mark.slow
+TOKEN = secrets.token_hex(16)  # the image's Jupyter server's, for these tests
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +102,7 @@ def served(image: str, request: pytest.FixtureRequest) -> Iterator[int]:
     """The image started detached, port 8888 published on 127.0.0.1; yields the host port."""
     port = free_port()
     argv = ["podman", "run", "-d", "--rm", *container.PODMAN_RUN]
-    argv += ["-p", f"127.0.0.1:{port}:8888", image, *request.param]
+    argv += ["-p", f"127.0.0.1:{port}:8888", "-e", f"JUPYTER_TOKEN={TOKEN}", image, *request.param]
     started = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert started.returncode == 0, started.stderr
     ident = started.stdout.strip()
@@ -107,6 +110,12 @@ def served(image: str, request: pytest.FixtureRequest) -> Iterator[int]:
         yield port
     finally:
         subprocess.run(["podman", "rm", "-f", ident], capture_output=True, check=False)
+
+
+def api(port: int, path: str) -> str:
+    """GET a path of the image's Jupyter server, with the token the container was given."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}?token={TOKEN}", timeout=10) as r:
+        return str(r.read().decode())
 
 
 def answers(port: int) -> bool:
@@ -128,3 +137,32 @@ def test_jupyter_answers_http_on_the_published_port(served: int) -> None:
     wait_until(lambda: answers(served), "Jupyter to answer on the published port", timeout=90)
     with urllib.request.urlopen(f"http://127.0.0.1:{served}/api", timeout=5) as reply:
         assert "version" in json.loads(reply.read())
+
+
+def test_the_mirror_is_apts_own(tmp_path: Path) -> None:
+    """debootstrap takes the mirror from apt's sources (one-line or deb822), never our own."""
+    apt = tmp_path / "apt"
+    (apt / "sources.list.d").mkdir(parents=True)
+    with pytest.raises(container.ContainerError, match="no Debian mirror"):
+        container.mirror(apt)
+    (apt / "sources.list").write_text(
+        "deb [arch=amd64] http://mirror.example/debian/ bookworm main\n"
+    )
+    assert container.mirror(apt) == "http://mirror.example/debian"
+    (apt / "sources.list").unlink()
+    (apt / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://other.example/debian\nSuites: bookworm\nComponents: main\n"
+    )
+    assert container.mirror(apt) == "http://other.example/debian"
+
+
+@pytest.mark.parametrize("served", [()], ids=["default-command"], indirect=True)
+def test_jupyterlab_in_the_image_is_set_up_as_make_notebooks(served: int) -> None:
+    """mk/jupyter/ in the image too: the notebooks without their .py pairs, one kernel, no news."""
+    wait_until(lambda: answers(served), "Jupyter to answer on the published port", timeout=90)
+    served_names = {item["name"] for item in json.loads(api(served, "/api/contents"))["content"]}
+    assert "01_sockets.ipynb" in served_names and "01_sockets.py" not in served_names, served_names
+    specs = json.loads(api(served, "/api/kernelspecs"))
+    assert list(specs["kernelspecs"]) == ["incoming"] and specs["default"] == "incoming", specs
+    news = json.loads(api(served, "/lab/api/settings/@jupyterlab/apputils-extension:notification"))
+    assert news["schema"]["properties"]["fetchNews"]["default"] == "false", news["schema"]

@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import urllib.request
 import uuid
@@ -28,8 +29,12 @@ import pytest
 from PIL import Image
 
 from tests.helpers import wait_until
-from tests.test_notebooks import PAIRED, accepts, free_port, marked_processes
-from tools import table
+from tests.notebook_kernel import PAIRED, accepts, free_port, marked_processes
+from tools import container, table
+
+if str(table.ROOT / "notebooks") not in sys.path:
+    sys.path.insert(0, str(table.ROOT / "notebooks"))
+import exercises  # noqa: E402
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright: make setup")
 
@@ -47,22 +52,50 @@ pytestmark = [
 
 @dataclass
 class Lab:
+    name: str  # "make-notebooks" (this checkout) or "image" (the container image's default command)
     url: str
     token: str
     marker: str
-    my_steps: Path
+    my_steps: Path  # where the exercises' copies are, on this machine or in the container
+    container: str = ""  # the container's id, for the image's lab
+
+    def solve(self, n: int) -> list[str]:
+        """As an attendee who gives up: copy the files the exercise names from the finished
+        step (tools of the attendee's own: cp, not the notebook), return their names."""
+        exercise = exercises.Exercise(n)
+        mine = self.my_steps / exercise.step.dir
+        for file in exercise.files:
+            finished = exercises.folder(n) / file
+            if self.container:
+                inside = f"{IMAGE_HOME}/{finished.relative_to(table.ROOT)}"
+                copy = ["podman", "exec", self.container, "cp", inside, f"{mine}/{file}"]
+                subprocess.run(copy, check=True, capture_output=True, timeout=60)
+            else:
+                shutil.copy2(finished, mine / file)
+        return exercise.files
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """`make notebooks`, as an attendee runs it, with a token, a free port, no autosave."""
-    home = tmp_path_factory.mktemp("lab")
+def lab_settings(home: Path) -> Path:
+    """JupyterLab's user settings for the tests: autosave off (the committed notebooks stay
+    without outputs). The news prompt and the kernel are mk/jupyter/'s, as an attendee has them."""
     settings = home / "settings" / "@jupyterlab" / "docmanager-extension"
     settings.mkdir(parents=True)
     (settings / "plugin.jupyterlab-settings").write_text('{"autosave": false}\n')
-    news = home / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}\n')
+    return home / "settings"
+
+
+@pytest.fixture(scope="module", params=["make-notebooks", "image"])
+def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab as an attendee starts it: `make notebooks` here, or the container image's
+    default command (`make container-run`); with a token, a free port, no autosave."""
+    home = tmp_path_factory.mktemp("lab")
+    if request.param == "image":
+        yield from image_lab(home)
+    else:
+        yield from make_notebooks(home)
+
+
+def make_notebooks(home: Path) -> Iterator[Lab]:
     marker = uuid.uuid4().hex
     temp = Path(tempfile.mkdtemp(prefix="nbb-"))  # short: socket paths must fit in 108 bytes
     token = uuid.uuid4().hex
@@ -74,7 +107,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "JUPYTER_TOKEN": token,
         "BROWSER": "true",
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_SETTINGS_DIR": str(lab_settings(home)),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "NB_PORT": str(free_port()),
     }
@@ -100,7 +133,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 break
         assert url is not None, f"make notebooks ended (status {make.wait()}) without serving"
         wait_until(lambda: accepts("127.0.0.1", port), "JupyterLab to accept connections")
-        yield Lab(url, token, marker, home / "my_steps")
+        yield Lab("make-notebooks", url, token, marker, home / "my_steps")
     finally:
         try:  # as File > Shut Down does: the kernels first, then the server
             shutdown = urllib.request.Request(f"{url}/api/shutdown?token={token}", method="POST")
@@ -116,6 +149,45 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     assert not leftovers, f"processes left after JupyterLab ended: {leftovers}"
 
 
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+IMAGE_HOME = "/home/jovyan"  # the Dockerfile's ${HOME}: the repository
+
+
+def image_lab(home: Path) -> Iterator[Lab]:
+    """The image built from this checkout (tests/test_container.py's way), its default command,
+    published on 127.0.0.1 with a free port; the test's settings mounted read-only."""
+    if reason := container.unavailable():
+        pytest.skip(reason)
+    try:
+        container.ensure_base(echo=False)
+        container.build(podman_here=True, echo=False)  # cached layers: seconds
+    except container.ContainerError as error:
+        pytest.fail(f"container: {error}")
+    settings = lab_settings(home)
+    os.chmod(home, 0o755)  # the image's user (uid 1000) reads the settings
+    token, port = uuid.uuid4().hex, free_port()
+    argv = ["podman", "run", "-d", "--rm", *container.PODMAN_RUN, "-p", f"127.0.0.1:{port}:8888"]
+    argv += ["-e", f"JUPYTER_TOKEN={token}", "-v", f"{settings}:/tmp/lab-settings:ro"]
+    argv += ["-e", "JUPYTERLAB_SETTINGS_DIR=/tmp/lab-settings", container.IMAGE]
+    started = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    assert started.returncode == 0, started.stderr
+    ident = started.stdout.strip()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: answers(f"{url}/api"), "the image's JupyterLab", timeout=120)
+        my_steps = Path(IMAGE_HOME) / "notebooks" / "my_steps"
+        yield Lab("image", url, token, "", my_steps, container=ident)
+    finally:
+        subprocess.run(["podman", "rm", "-f", ident], capture_output=True, check=False)
+
+
 NOTEBOOKS = table.ROOT / "notebooks"
 
 
@@ -128,11 +200,22 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object) -> Iterator[object]:
+def page(browser: object, lab: Lab) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     page = context.new_page()
     yield page
     context.close()
+    shut_down_kernels(lab)
+
+
+def shut_down_kernels(lab: Lab) -> None:
+    """As File > Close and Shut Down Notebook does, for every notebook the test opened: a
+    kernel left running (08's live plot draws ten frames a second) slows every later check."""
+    with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}") as reply:
+        sessions = json.load(reply)
+    for session in sessions:
+        url = f"{lab.url}/api/sessions/{session['id']}?token={lab.token}"
+        urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=60).close()
 
 
 @contextlib.contextmanager
@@ -256,16 +339,16 @@ def moves(page: Any) -> tuple[bytes, bytes]:
 
 def test_live_plot_draws_after_run_all_and_after_reruns(lab: Lab, page: Any) -> None:
     open_notebook(page, lab, "08_live_plot")
-    with screenshot_on_failure(page, "08-run-all"):
+    with screenshot_on_failure(page, f"{lab.name}-08-run-all"):
         run_all(page)
         assert not errors(page), errors(page)
         first, later = moves(page)
         SHOTS.mkdir(parents=True, exist_ok=True)
-        (SHOTS / "08-live-after-run-all.png").write_bytes(first)
+        (SHOTS / f"{lab.name}-08-live-after-run-all.png").write_bytes(first)
         assert drawn(first) > 0.002, "the figure's canvas is blank after Run All"
         assert later != first, "the plot did not move while the kernel was idle"
     for round in range(2):
-        with screenshot_on_failure(page, f"08-rerun-{round + 1}"):
+        with screenshot_on_failure(page, f"{lab.name}-08-rerun-{round + 1}"):
             button = page.get_by_role("button", name="Stop the plot")
             button.scroll_into_view_if_needed()
             button.click()
@@ -275,14 +358,20 @@ def test_live_plot_draws_after_run_all_and_after_reruns(lab: Lab, page: Any) -> 
                 f"the button's stop number {stopped}",
                 timeout=30,
             )
+            if round == 0:  # the stopped plot says so in its title (a look: the screenshot)
+                (SHOTS / f"{lab.name}-08-stopped.png").write_bytes(canvas_png(page))
             for source in ("talk.bus()", "charts = talk.live_charts"):
                 run_cell(page, source)
             run_cell(page, "talk.watch_plot")
             assert not errors(page), errors(page)
             first, later = moves(page)
-            (SHOTS / f"08-live-after-rerun-{round + 1}.png").write_bytes(first)
+            (SHOTS / f"{lab.name}-08-live-after-rerun-{round + 1}.png").write_bytes(first)
             assert drawn(first) > 0.002, f"round {round + 1}: the figure is blank"
             assert later != first, f"round {round + 1}: the plot does not move"
+    with screenshot_on_failure(page, f"{lab.name}-08-exercise"):
+        cell(page, "charts = talk.live_charts").scroll_into_view_if_needed()
+        shot(page, lab, "08_live_plot")
+        walk_the_exercise(page, lab, NOTEBOOKS / "08_live_plot.ipynb")
 
 
 def environ(pid: int) -> dict[str, str]:
@@ -313,30 +402,64 @@ def grader_runtime(lab: Lab) -> str | None:
 OTHERS = [p for p in PAIRED if p.stem != "08_live_plot"]
 
 
+def exercise_of(notebook: Path) -> int | None:
+    found = re.search(r"talk\.exercise\((\d+)\)", notebook.with_suffix(".py").read_text())
+    return int(found[1]) if found else None
+
+
+def shot(page: Any, lab: Lab, name: str) -> Path:
+    """What the attendee sees now: build/notebooks-browser/LAB-NAME.png."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{lab.name}-{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def walk_the_exercise(page: Any, lab: Lab, notebook: Path) -> None:
+    """After Run All: the unsolved check says why and hints; the attendee copies only the files
+    the exercise names (each linked by its step folder) from the finished step; it passes, in
+    one line. A screenshot of each verdict."""
+    n = exercise_of(notebook)
+    if n is None:  # 11 has no exercise
+        return
+    check = cell(page, "exercise.check()")
+    unsolved = verdict(check, f"✗ Your step {n:02d} does not pass yet.")
+    assert re.search(r"^why: \S", unsolved, re.MULTILINE) and "Hint:" in unsolved, unsolved
+    intro = cell(page, f"talk.exercise({n})").locator(".jp-OutputArea-output")
+    named = [f"{table.get(n).dir}/{file}" for file in exercises.Exercise(n).files]
+    shown = [a.inner_text() for a in intro.locator("a, code").all()]
+    assert all(file in shown for file in named), (shown, named)  # links under notebooks/
+    shot(page, lab, f"{notebook.stem}-unsolved")
+    lab.solve(n)
+    run_cell(page, "exercise.check()")
+    solved = verdict(check, f"✓ Your step {n:02d} passes").strip()
+    assert re.fullmatch(rf"✓ Your step {n:02d} passes \(\d+ tests\)\.", solved), solved
+    shot(page, lab, f"{notebook.stem}-solved")
+
+
+def verdict(check: Any, first: str) -> str:
+    """The check cell's output once it starts with first (JupyterLab renders a cell's output
+    when it scrolls into view), as text."""
+    check.scroll_into_view_if_needed()
+    output = check.locator(".jp-OutputArea-output").first
+    output.filter(has_text=first).wait_for(timeout=60 * SECOND)
+    text = "\n".join(check.locator(".jp-OutputArea-output").all_inner_texts())
+    assert text.startswith(first), text
+    return text
+
+
 @pytest.mark.parametrize("notebook", OTHERS, ids=[p.stem for p in OTHERS])
 def test_run_all_in_jupyterlab(lab: Lab, page: Any, notebook: Path) -> None:
-    """Open, Run All, until the kernel is idle: no traceback, no cell left busy."""
+    """Open, Run All, until the kernel is idle: no traceback, no cell left busy; then the
+    exercise, as an attendee walks it."""
     open_notebook(page, lab, notebook.stem)
-    with screenshot_on_failure(page, notebook.stem):
+    with screenshot_on_failure(page, f"{lab.name}-{notebook.stem}"):
         run_all(page)
         assert not errors(page), errors(page)
         assert "[*]:" not in prompts(page), prompts(page)
-        if "exercise.check()" in notebook.with_suffix(".py").read_text():  # 11 has none
-            check = cell(page, "exercise.check()")
-            check.scroll_into_view_if_needed()
-            assert "does not pass yet" in check.inner_text(), check.inner_text()
-            assert "Hint:" in check.inner_text()
-    if notebook.stem != "02_threads":
-        return
-    # The exercise, solved (its file replaced by the real step), passes.
-    with screenshot_on_failure(page, "02-solved"):
-        shutil.copytree(
-            table.get(2).folder(table.ROOT / "steps"),
-            lab.my_steps / "02_threads",
-            dirs_exist_ok=True,
-        )
-        run_cell(page, "exercise.check()")
-        assert "Your step 02 passes" in cell(page, "exercise.check()").inner_text()
+        walk_the_exercise(page, lab, notebook)
+    if notebook.stem != "02_threads" or lab.container:
+        return  # the processes of the image's kernels are the container's, gone with it
     # ■ during a check, then Kernel > Restart: nothing the notebook started is left.
     with screenshot_on_failure(page, "02-interrupt-restart"):
         run_cell(page, 'talk.start("receiver", 2', wait=True)
@@ -352,3 +475,28 @@ def test_run_all_in_jupyterlab(lab: Lab, page: Any, notebook: Path) -> None:
         menu(page, "Kernel", "Restart Kernel…")
         page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
         wait_until(lambda: not started_in(runtime), "the notebook's programs to end")
+
+
+def test_an_untouched_notebook_opens_and_closes_unmodified(lab: Lab, page: Any) -> None:
+    """Open a notebook, let its kernel start, close it: nothing to save, no question asked;
+    and no news prompt, one kernel in the Launcher (mk/jupyter/)."""
+    open_notebook(page, lab, "01_sockets")
+    with screenshot_on_failure(page, f"{lab.name}-untouched"):
+        page.wait_for_selector(
+            f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached"
+        )  # the kernel answered: JupyterLab wrote its language_info and kernelspec by now
+        assert page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0, "modified on opening"
+        assert "news" not in page.locator(".Toastify").all_inner_texts().__str__().lower()
+        menu(page, "File", "Close Tab")
+        page.wait_for_function(
+            f"() => document.querySelector('.jp-Dialog') || !document.querySelector('{PANEL}')"
+        )
+        assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").inner_text()
+        menu(page, "File", "New Launcher")
+        notebook_cards = page.locator(
+            ".jp-Launcher-section:has(.jp-Launcher-sectionTitle:text-is('Notebook'))"
+            " .jp-LauncherCard"
+        )
+        notebook_cards.first.wait_for()
+        assert notebook_cards.all_inner_texts() == ["incoming (.venv)"]
+        shot(page, lab, "launcher")

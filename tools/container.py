@@ -32,7 +32,7 @@ from tools.table import ROOT
 DOCKERFILE = ROOT / "Dockerfile"
 IMAGE = "localhost/incoming"
 SUITE = "bookworm"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
+APT_SOURCES = Path("/etc/apt")
 # podman on this kind of host: crun fails on hybrid cgroups and on setrlimit, runc works.
 # Explicit limits: podman's default nofile (1048576) is refused by some hosts' runc.
 LIMITS = ["--ulimit", "nofile=1024:4096", "--ulimit", "nproc=4096:4096"]
@@ -94,15 +94,20 @@ def unavailable() -> str | None:
     return None
 
 
-def mirror() -> str:
-    """The Debian mirror this machine's apt uses (deb822 .sources or sources.list)."""
-    texts = [p.read_text() for p in Path("/etc/apt").glob("sources.list*") if p.is_file()]
-    texts += [p.read_text() for p in Path("/etc/apt/sources.list.d").glob("*") if p.is_file()]
-    for text in texts:
+def mirror(apt: Path = APT_SOURCES) -> str:
+    """The Debian mirror this machine's apt uses (deb822 .sources or one-line sources.list).
+
+    Never a mirror of our own choosing: a machine that reaches Debian through a mirror or a
+    proxy of its own says so in its apt sources, and only there.
+    """
+    files = [p for p in apt.glob("sources.list*") if p.is_file()]
+    files += sorted(p for p in (apt / "sources.list.d").glob("*") if p.is_file())
+    for file in files:
+        text = file.read_text()
         for url in re.findall(r"(?:URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+)", text, re.MULTILINE):
             if url.rstrip("/").endswith("/debian"):
                 return url.rstrip("/")
-    return DEFAULT_MIRROR
+    raise ContainerError(f"no Debian mirror in {apt}/sources.list*: debootstrap needs one")
 
 
 def ensure_base(echo: bool = True) -> float:

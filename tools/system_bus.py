@@ -342,9 +342,12 @@ def demo(step_n: int, seconds: float, save: Path | None) -> int:
     with start(step) as system, system.sshd() as ssh:
         run = system.folder_for(SERVICE_USER)
         prefix, env = system.python_as(SERVICE_USER)
+        # Bare names in its own runtime folder: the sources (and the charts' titles) are
+        # load and sine, not this demo's temporary paths.
         server = subprocess.Popen(
-            [*prefix, "receiver.py", "--bus", "system", run / "load", run / "sine"],
-            cwd=step, env=env, stdout=subprocess.DEVNULL, preexec_fn=bus.end_with_parent,
+            [*prefix, "receiver.py", "--bus", "system", "load", "sine"],
+            cwd=step, env={**env, "XDG_RUNTIME_DIR": str(run)}, stdout=subprocess.DEVNULL,
+            preexec_fn=bus.end_with_parent,
         )  # fmt: skip
         feeder = subprocess.Popen(
             [sys.executable, "-m", "tools.feeder", run / "load", run / "sine", "--rate", "10"],

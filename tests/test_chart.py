@@ -1,0 +1,66 @@
+"""chart.py (steps 08-11, identical): what a chart shows is what its first message says."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tools import table
+
+PLOTTING = [s for s in table.load() if (s.folder(table.ROOT / "steps") / "chart.py").exists()]
+
+
+def chart_of(step: table.Step, tmp_path: Path) -> ModuleType:
+    path = step.folder(table.ROOT / "steps") / "chart.py"
+    spec = importlib.util.spec_from_file_location(f"chart_{step.n}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("step", PLOTTING, ids=lambda s: f"step{s.n:02d}")
+def test_a_first_value_of_zero_is_a_value(step: table.Step, tmp_path: Path) -> None:
+    """sin(0) = "0.000" once made the sine chart a message rate (0.0 is falsy)."""
+    series = chart_of(step, tmp_path).Series()
+    series.add(0.0, "0.000")
+    series.add(0.1, "0.100")
+    assert series.kind == "values" and list(series.values) == [0.0, 0.1]
+
+
+@pytest.mark.parametrize("step", PLOTTING, ids=lambda s: f"step{s.n:02d}")
+def test_a_saved_picture_is_not_titled_live(step: table.Step, tmp_path: Path) -> None:
+    charts = chart_of(step, tmp_path).LiveCharts(save=str(tmp_path / "plot.png"))
+    charts.setup(["load", "sine"])
+    title = charts.figure._suptitle.get_text()
+    assert title == "2 sources of org.example.Incoming", title
+    charts.headless = False  # as the notebooks' live widget has it
+    charts.setup(["load", "sine", "simulated:0"])
+    assert charts.figure._suptitle.get_text().endswith(", live")
+    charts.plt.close("all")
+
+
+@pytest.mark.parametrize("step", PLOTTING, ids=lambda s: f"step{s.n:02d}")
+def test_the_time_axis_starts_where_every_chart_has_points(
+    step: table.Step, tmp_path: Path
+) -> None:
+    """A busy source keeps its last WINDOW points, a quiet one more seconds: the shared time
+    axis starts where the busy one does (notebook 08's lines once began a third of the way in)."""
+    chart = chart_of(step, tmp_path)
+    charts = chart.LiveCharts(save=str(tmp_path / "plot.png"))
+    charts.setup(["busy", "quiet"])
+    ticks = chart.WINDOW + 100
+    for tick in range(ticks):  # busy: 10 a second; quiet: an edge a second
+        seconds = tick / 10
+        charts.series["busy"].add(seconds, f"{tick % 7}")
+        if tick % 10 == 0:
+            charts.series["quiet"].add(seconds, "rising" if tick % 20 else "falling")
+    charts.draw()
+    left, right = charts.axes["quiet"][0].get_xlim()
+    first_busy = charts.series["busy"].times[0]
+    assert first_busy == pytest.approx(10.0) and charts.series["quiet"].times[0] == 0
+    assert (left, right) == pytest.approx((first_busy, (ticks - 1) / 10)), (left, right)
+    charts.plt.close("all")
