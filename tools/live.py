@@ -35,11 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tools import bus, grade, ideas, stage, table, workcopy
+from tools import bus, grade, ideas, stage, table, typed
 from tools.changes import Saves
 
 LIVE = Path(os.environ.get("INCOMING_LIVE") or table.ROOT / "live")  # tests use their own
 SWAP_KEY = "S"  # Ctrl-b S
+AT_LINE = {"vim", "vi", "nvim", "nano", "emacs", "micro", "mg", "joe", "jed"}  # take +LINE FILE
 PASSED_ON = (  # what the panes need from the environment that started make live-N
     "XDG_RUNTIME_DIR",
     "BUS",
@@ -73,13 +74,13 @@ def mine(step: table.Step) -> Path:
 
 
 def prepare(step: table.Step, reset: bool = False) -> Path:
-    """live/NN_name/: a copy of step N-1 (kept unless reset)."""
+    """live/NN_name/: step N without its idea's lines (slides/typed.toml); kept unless reset."""
     folder = mine(step)
     if reset and folder.exists():
         shutil.rmtree(folder)
     if not folder.exists():
         LIVE.mkdir(exist_ok=True)
-        workcopy.make_start(step, folder)
+        typed.make_live(step, folder)
     return folder
 
 
@@ -366,10 +367,12 @@ class Runner:
     def make_panes(self, env: dict[str, str]) -> None:
         extra = {bus.ENV_VAR: env[bus.ENV_VAR]} if bus.ENV_VAR in env else {}
         editor = os.environ.get("INCOMING_EDITOR", "")
-        files = workcopy.changed_files(self.step)
+        files = typed.files(self.step)
+        where, line = typed.opening(self.step)
         if editor:
             again = "printf '\\n(the editor closed: Enter opens it again) '; read _"
-            loop = f"while :; do {editor} {shlex.quote(files[0])}; {again}; done"
+            at = f"+{line} " if Path(editor.split()[0]).name in AT_LINE else ""
+            loop = f"while :; do {editor} {at}{shlex.quote(where)}; {again}; done"
         else:
             loop = "echo 'no editor found: set EDITOR (e.g. EDITOR=nano make live-N)'; exec cat"
         title = f"editor: live/{self.step.dir}/{files[0]}"
@@ -607,7 +610,7 @@ def main(argv: list[str]) -> int:
         return run_runner(step, args.solved, args.session, args.workers)
     if args.reset:
         folder = prepare(step, reset=True)
-        print(f"live: {os.path.relpath(folder)} is a fresh copy of step {step.n - 1 or 1}")
+        print(f"live: {os.path.relpath(folder)} is step {step.n} again without its idea")
         return 0
     return start(step, args.solved, args.workers)
 
