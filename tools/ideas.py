@@ -66,6 +66,8 @@ def pytest_runtest_logreport(report: Any) -> None:
         crash = getattr(report.longrepr, "reprcrash", None)
         if report.failed and crash is not None:
             message = short(crash.message)
+        elif report.skipped and isinstance(report.longrepr, tuple):  # (path, line, reason)
+            message = str(report.longrepr[2]).removeprefix("Skipped: ")
         _emit({"id": report.nodeid, "outcome": report.outcome, "message": message})
 
 
@@ -91,7 +93,7 @@ class Test:
 @dataclass
 class Idea:
     label: str
-    state: str  # "passed", "failed" or "pending"
+    state: str  # "passed", "failed", "skipped" (every test of it) or "pending"
     message: str = ""
 
 
@@ -133,8 +135,13 @@ class Verdict:
         failed = [test for test in tests if test.outcome == "failed"]
         if failed:
             return Idea(text, "failed", failed[0].message)
+        skipped = [test for test in tests if test.outcome == "skipped"]
+        if tests and len(skipped) == len(tests):
+            return Idea(text, "skipped", skipped[0].message)
         if all(test.outcome in ("passed", "skipped") for test in tests):
-            return Idea(text, "passed")
+            return Idea(
+                text, "passed", f"{len(skipped)} skipped: {skipped[0].message}" * bool(skipped)
+            )
         return Idea(text, "pending")
 
     @property

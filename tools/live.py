@@ -40,6 +40,7 @@ from tools.changes import Saves
 
 LIVE = Path(os.environ.get("INCOMING_LIVE") or table.ROOT / "live")  # tests use their own
 SWAP_KEY = "S"  # Ctrl-b S
+EDITOR_COLUMNS = 89  # 88-column code and vim's last column: the projector's 120 leave 30 beside
 AT_LINE = {"vim", "vi", "nvim", "nano", "emacs", "micro", "mg", "joe", "jed"}  # take +LINE FILE
 PASSED_ON = (  # what the panes need from the environment that started make live-N
     "XDG_RUNTIME_DIR",
@@ -82,6 +83,13 @@ def prepare(step: table.Step, reset: bool = False) -> Path:
         LIVE.mkdir(exist_ok=True)
         typed.make_live(step, folder)
     return folder
+
+
+def from_make() -> list[str]:
+    """`env -u NAME ...` for what make live-N did not have: a pane must not take the tmux
+    session's DISPLAY (or anything else of PASSED_ON) when the runner has none."""
+    missing = [name for name in PASSED_ON if name not in os.environ]
+    return ["env", *(part for name in missing for part in ("-u", name))] if missing else []
 
 
 def editor_command() -> str:
@@ -331,7 +339,8 @@ class Runner:
         self.active_file = LIVE / f".{step.dir}.active"
         self.grader = ideas.Grader(self.update, workers)
         self.verdict = ideas.Verdict(step)
-        self.saves = Saves(self.mine)
+        others = {path.name for path in self.finished.iterdir() if path.suffix != ".py"}
+        self.saves = Saves(self.mine, names=frozenset(others))  # step 11's unit and policy too
         self.note = ""
         self.panes: list[Pane] = []
         self.pane = os.environ.get("TMUX_PANE", "")
@@ -348,7 +357,8 @@ class Runner:
     def split(
         self, role: str, title: str, target: str, how: list[str], command: str, env: dict[str, str]
     ) -> Pane:
-        extra = [f"-e{key}={value}" for key, value in env.items()]
+        passed = {name: os.environ[name] for name in PASSED_ON if name in os.environ}
+        extra = [f"-e{key}={value}" for key, value in {**passed, **env}.items()]
         line = tmux(
             "split-window", *how, "-t", target, "-c", str(self.mine), *extra,
             "-P", "-F", "#{pane_id} #{pane_pid}", command,
@@ -362,7 +372,7 @@ class Runner:
     def supervisor(self, name: str, argv: list[str], interactive: bool = False) -> str:
         command = [sys.executable, "-m", "tools.live", "pane", name, str(self.active_file)]
         command += ["--interactive"] * interactive + ["--", *argv]
-        return f"cd {shlex.quote(str(table.ROOT))} && exec {shlex.join(command)}"
+        return f"cd {shlex.quote(str(table.ROOT))} && exec {shlex.join(from_make() + command)}"
 
     def make_panes(self, env: dict[str, str]) -> None:
         extra = {bus.ENV_VAR: env[bus.ENV_VAR]} if bus.ENV_VAR in env else {}
@@ -383,8 +393,10 @@ class Runner:
             f"exec sh -c {shlex.quote(loop)}", extra,
         )  # fmt: skip
         sockets = stage.receiver_args(self.step)
+        width = int(tmux("display-message", "-p", "-t", self.pane, "#{window_width}"))
+        beside = max(24, min(width * 45 // 100, width - 1 - EDITOR_COLUMNS))
         receiver = self.split(
-            "receiver", "receiver (restarts on every save)", edit.id, ["-h", "-l", "45%"],
+            "receiver", "receiver (restarts on every save)", edit.id, ["-h", "-l", str(beside)],
             self.supervisor("receiver", ["receiver.py", *sockets]), extra,
         )  # fmt: skip
         if self.step.client:
@@ -469,7 +481,8 @@ class Runner:
             if self.solved
             else f"yours: live/{step.dir}"
         )
-        keys = f"{DIM}s / Ctrl-b S: {'yours' if self.solved else 'finished'} · q: stop{OFF}"
+        swap = "yours" if self.solved else "finished"
+        keys = f"{DIM}keys here: s (or Ctrl-b S) {swap} · g grade again · q stop{OFF}"
         if verdict.error:
             head = f"{RED}{BOLD}✗ {verdict.error}{OFF}"
         elif verdict.passed:
@@ -487,7 +500,12 @@ class Runner:
         lines = [f"{head}  {which}  {keys}"]
         if not verdict.error:
             for idea in [*verdict.ideas, verdict.basics] if verdict.tests else []:
-                mark = {"passed": f"{GREEN}✓", "failed": f"{RED}✗", "pending": f"{DIM}…"}
+                mark = {
+                    "passed": f"{GREEN}✓",
+                    "failed": f"{RED}✗",
+                    "skipped": f"{YELLOW}– skipped:",
+                    "pending": f"{DIM}…",
+                }
                 why = f"{DIM}: {idea.message}" if idea.message else ""
                 lines.append(f" {mark[idea.state]} {idea.label}{OFF}{why}{OFF}")
         if self.note:

@@ -104,15 +104,23 @@ def make_live(step: table.Step, destination: Path) -> tuple[str, int]:
         workcopy.make_start(step, destination)
         return workcopy.main_file(step), 1
     shutil.copytree(step.folder(table.ROOT / "steps"), destination, ignore=workcopy.SKIP)
-    by_file: dict[str, list[Cut]] = {}
-    for cut in found:
-        by_file.setdefault(cut.hunk.file, []).append(cut)
-    for name, file_cuts in by_file.items():
-        lines = (destination / name).read_text().splitlines(keepends=True)
-        for cut in sorted(file_cuts, key=lambda cut: -cut.start):
-            del lines[cut.start : cut.start + len(cut.lines)]
-        (destination / name).write_text("".join(lines))
+    for name, text in without(step, found).items():
+        (destination / name).write_text(text)
     return opening(step, found)
+
+
+def without(step: table.Step, missing: list[Cut]) -> dict[str, str]:
+    """The files these hunks are in, as step N's text with those hunks taken out."""
+    folder = step.folder(table.ROOT / "steps")
+    texts = {}
+    for name in dict.fromkeys(cut.hunk.file for cut in missing):
+        lines = (folder / name).read_text().splitlines(keepends=True)
+        for cut in sorted(
+            (cut for cut in missing if cut.hunk.file == name), key=lambda c: -c.start
+        ):
+            del lines[cut.start : cut.start + len(cut.lines)]
+        texts[name] = "".join(lines)
+    return texts
 
 
 def opening(step: table.Step, found: list[Cut] | None = None) -> tuple[str, int]:
