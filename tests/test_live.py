@@ -21,7 +21,7 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.tmux_server import Tmux, needs_tmux
-from tools import table
+from tools import table, typed
 from tools.live import Condenser, alive
 
 pytestmark = needs_tmux()
@@ -71,17 +71,29 @@ def test_live_save_grade_syntax_error_swap_and_detach(stage: tuple[Tmux, Path, P
     tmux, live, runtime = stage
     mine = live / STEP.dir / "receiver.py"
     finished = (STEP.folder() / "receiver.py").read_text()
-    command = f"cd {table.ROOT} && env -u TMUX make --no-print-directory live-{STEP.n}"
-    tmux("new-session", "-d", "-s", "presenter", "-x", "200", "-y", "50",
+    # make runs without DISPLAY; the tmux session has one (a re-attach from a desktop)
+    command = f"cd {table.ROOT} && env -u TMUX -u DISPLAY make --no-print-directory live-{STEP.n}"
+    tmux("new-session", "-d", "-s", "presenter", "-x", "120", "-y", "35",
          f"{command}; echo make-ended-$?; sleep 300")  # fmt: skip
+    tmux("set-environment", "-t", "presenter", "DISPLAY", ":77")
+    tmux("set-environment", "-g", "DISPLAY", ":77")
     status = tmux.pane(f"step {STEP.n}: status", 60)
     receiver = tmux.pane("receiver", 10)
-    assert mine.read_text() == (table.get(2).folder() / "receiver.py").read_text()
+    editor = tmux.pane("editor", 10)
+    assert mine.read_text() == typed.without(STEP, typed.cuts(STEP))["receiver.py"]
 
-    # the starting copy is step 02: the idea does not work yet, the basics do
+    # the projector's 120x35: 88-column code fits the editor without wrapping
+    assert int(tmux("display-message", "-p", "-t", editor, "#{pane_width}")) >= 88
+    # every pane has make's environment, not the session's DISPLAY
+    for pane in (receiver, editor):
+        pid = int(tmux("display-message", "-p", "-t", pane, "#{pane_pid}"))
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert not any(item.startswith(b"DISPLAY=") for item in environ), pane
+
+    # the starting copy is step 03 without its idea: the idea does not work yet, the basics do
     shown = tmux.wait_for(status, "does not work yet", GRADED)
     assert re.search(r"✗ one thread receives on an event loop", shown), shown
-    tmux.wait_for(receiver, "incoming: hello #", 30)  # the feeder's data, through step 02
+    tmux.wait_for(receiver, "listening on", 30)  # it runs; no task receives yet
 
     # saving the finished step's file: the receiver restarts, the status turns to passed
     mine.write_text(finished)
@@ -157,7 +169,7 @@ def test_live_reset_makes_a_fresh_copy(tmp_path: Path) -> None:
     mine.write_text("# my own edits\n")
     result = subprocess.run(run, cwd=table.ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert mine.read_text() == (table.get(STEP.n - 1).folder() / "receiver.py").read_text()
+    assert mine.read_text() == typed.without(STEP, typed.cuts(STEP))["receiver.py"]
 
 
 def test_step_target_inside_tmux_opens_a_window_in_the_session(

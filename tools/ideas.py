@@ -139,9 +139,8 @@ class Verdict:
         if tests and len(skipped) == len(tests):
             return Idea(text, "skipped", skipped[0].message)
         if all(test.outcome in ("passed", "skipped") for test in tests):
-            return Idea(
-                text, "passed", f"{len(skipped)} skipped: {skipped[0].message}" * bool(skipped)
-            )
+            why = f"{len(skipped)} skipped: {skipped[0].message}" if skipped else ""
+            return Idea(text, "passed", why)
         return Idea(text, "pending")
 
     @property

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -179,6 +180,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--width", type=int, default=120)
     parser.add_argument("--height", type=int, default=35)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))  # the finally: blocks run
     if not shutil.which("tmux"):
         print("rehearse: needs tmux (Debian/Ubuntu: apt install tmux)", file=sys.stderr)
         return 1
