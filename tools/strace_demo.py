@@ -42,6 +42,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from collections import Counter
@@ -650,6 +651,18 @@ def thread_line(thread: Thread, analysis: Analysis) -> str:
     return "\n".join(lines)
 
 
+WIDTH = 100  # columns: the projector's terminal beside nothing
+PREFIX = 19  # "  pid ±s.sss  " before each call
+WAITS = ("epoll_wait", "poll", "select", "pselect6", "ppoll", "epoll_pwait")
+HIGHLIGHT = {"wait": "\x1b[1;33m", "recv": "\x1b[1;36m"}  # bold yellow / bold cyan
+
+
+def highlight(text: str) -> str:
+    """The waits in colour for a terminal: epoll_wait (the loop) yellow, recvmsg cyan."""
+    text = re.sub(rf"\b({'|'.join(WAITS)})\(", HIGHLIGHT["wait"] + r"\1\x1b[0m(", text)
+    return re.sub(r"\b(recvmsg|recvfrom|read)\(", HIGHLIGHT["recv"] + r"\1\x1b[0m(", text)
+
+
 MSGHDR = re.compile(  # recvmsg's struct msghdr: just the data
     r"\{msg_name=[^{}]*msg_iov=\[\{iov_base="
     r'("(?:[^"\\]|\\.)*"(?:\.\.\.)?)'
@@ -675,6 +688,12 @@ def compact(line: Line, analysis: Analysis) -> str:
         return match[0]
 
     text = DECORATED_FD.sub(fd, text)
+    received = re.match(
+        r"(recvmsg|recvfrom)\((\d+<[^>]*>), .*?iov_base=(\"(?:[^\"\\\\]|\\\\.)*\"(?:\.\.\.)?)", text
+    )
+    ended = re.search(r"\) = (\d+)$", text)
+    if received and ended:  # the data, not the message header: fits the projector
+        return f"{received[1]}({received[2]}, {received[3]}, …) = {ended[1]}"
     text = MSGHDR.sub(r"{iov_base=\1, …}", text)
 
     def event(match: re.Match[str]) -> str:
@@ -686,7 +705,9 @@ def compact(line: Line, analysis: Analysis) -> str:
     text = re.sub(r"futex\(0x[0-9a-f]+, ", "futex(0x…, ", text)
     text = re.sub(r'sun_path="[^"]*/([^/"]+/[^/"]+)"', r'sun_path="…/\1"', text)  # a temp folder
     text = re.sub(r" \(([A-Z][a-z][^()]*)\)$", "", text)  # "= -1 EINTR (Interrupted system call)"
-    return text if len(text) <= 110 else text[:109] + "…"
+    text = re.sub(r"\{msg_name=[^{}]*, msg_namelen=\d+[^{}]*\}", "{…}", text)  # an EAGAIN's header
+    room = WIDTH - PREFIX
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def excerpt(analysis: Analysis) -> list[str]:
@@ -712,19 +733,48 @@ def excerpt(analysis: Analysis) -> list[str]:
             keep = True
         if keep:
             chosen.append(line)
+    chosen = chosen[after_handshake(chosen, analysis) :]
     if not chosen:
         return ["  (nothing traced)"]
     start = chosen[0].time
-    rows = [f"  {ln.pid:>7} {ln.time - start:+8.3f}s  {compact(ln, analysis)}" for ln in chosen]
+
+    def row(ln: Line) -> str:
+        return f"  {ln.pid % 100000:>5} {ln.time - start:+7.3f}s  {compact(ln, analysis)}"
+
+    rows = [row(ln) for ln in chosen]
     if len(rows) > EXCERPT_LINES + 2:
         head, tail = EXCERPT_LINES // 4, EXCERPT_LINES - EXCERPT_LINES // 4
         skipped = len(rows) - head - tail
-        rows = [*rows[:head], f"  {'':>7} {'':>9}  … {skipped} more lines …"]
-        rows += [
-            f"  {ln.pid:>7} {ln.time - start:+8.3f}s  {compact(ln, analysis)}"
-            for ln in chosen[-tail:]
-        ]
+        rows = [*rows[:head], f"  {'':>5} {'':>8}  … {skipped} more lines …"]
+        rows += [row(ln) for ln in chosen[-tail:]]
     return rows
+
+
+def after_handshake(chosen: list[Line], analysis: Analysis) -> int:
+    """Where the excerpt starts: the receiver's own sockets, not the bus's connect and auth.
+
+    The first line on one of the step's sockets (or a thread being started for one), backed
+    up to the wait of that thread it resumes (its epoll_wait ... <unfinished> line).
+    """
+    ours = {number for number, name in analysis.fd_names.items() if name != "bus"}
+    clones = [i for i, ln in enumerate(chosen) if ln.call and ln.call.name.startswith("clone")]
+    return min([first_on_our_sockets(chosen, ours), *clones])  # threads started are the story
+
+
+def first_on_our_sockets(chosen: list[Line], ours: set[int]) -> int:
+    for index, line in enumerate(chosen):
+        name = line.call.name if line.call is not None else ""
+        if name not in WAITS and name not in RECV:
+            continue
+        if not any(f"{number}<" in line.text or f"u32={number}," in line.text for number in ours):
+            continue
+        for back in range(index - 1, -1, -1):  # the wait this line resumes, if it is one
+            earlier = chosen[back]
+            if earlier.pid == line.pid:
+                waits = earlier.call is not None and earlier.call.name in WAITS
+                return back if waits and "unfinished" in earlier.text else index
+        return index
+    return 0
 
 
 def report(step: table.Step, recording: Recording, messages: int) -> tuple[str, Analysis]:
@@ -732,16 +782,20 @@ def report(step: table.Step, recording: Recording, messages: int) -> tuple[str, 
     sockets = " ".join(step.sockets)
     if len(recording.sockets) > len(step.sockets):
         sockets += f" --can {recording.sockets[-1]}"
-    out = [
+    title = (
         f"step {step.n:02d} {step.title}: receiver.py {sockets} under strace -f,"
         f" {messages} datagram{'s' * (messages != 1)} per socket,"
         + (f" then {recording.burst} at once while it was stopped," if recording.burst else "")
-        + f" then {recording.stop_signal}",
+        + f" then {recording.stop_signal}"
+    )
+    out = [
+        *textwrap.wrap(title, WIDTH, subsequent_indent="    "),
         "",
-        "trace (pid, seconds, call; sockets by name, futex lock traffic left out):",
+        "trace from the first wait on its own sockets (after the bus's connect and auth);",
+        "pid, seconds, call; sockets by name, futex lock traffic left out:",
         *excerpt(analysis),
         "",
-        "summary: " + headline(step, analysis),
+        *textwrap.wrap("summary: " + headline(step, analysis), WIDTH, subsequent_indent="    "),
         *(thread_line(thread, analysis) for thread in analysis.threads),
         "",
         PATTERN_HEADER,
@@ -808,7 +862,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # Ctrl-C: record() has stopped strace and the receiver
         return 130
-    print(text, end="")
+    print(highlight(text) if sys.stdout.isatty() else text, end="")
     if args.trace:
         args.trace.write_text(recording.trace)
         print(f"\nstrace's own output: {args.trace}")
