@@ -193,6 +193,36 @@ def test_step_target_inside_tmux_opens_a_window_in_the_session(
     wait_until(lambda: not list(runtime.iterdir()), "the socket files to go", 10)
 
 
+def test_nothing_is_written_into_steps(stage: tuple[Tmux, Path, Path]) -> None:
+    """make step-8, then make live-8 SOLVED=1, from a make whose DISPLAY draws nothing (no
+    X server there: matplotlib falls back to writing a picture) in a tmux whose session
+    has no DISPLAY: every picture goes to the run folder, steps/ stays as git has it."""
+    tmux, live, runtime = stage
+    steps = ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "steps/"]
+    before = subprocess.run(steps, cwd=table.ROOT, capture_output=True, text=True).stdout
+    plain = subprocess.run(
+        ["env", "-u", "TMUX", "DISPLAY=:77", "make", "--no-print-directory", "step-8",
+         "DURATION=40"],  # the client writes its picture after 10 s of data
+        cwd=table.ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    assert "client | wrote plot.png" in plain.stdout, plain.stdout  # relative: in run/
+    command = (
+        f"cd {table.ROOT} && env -u TMUX DISPLAY=:77 make --no-print-directory live-8 SOLVED=1"
+    )
+    tmux("start-server", ";", "set-environment", "-gu", "DISPLAY")
+    tmux("new-session", "-d", "-s", "presenter", "-x", "120", "-y", "35",
+         f"{command}; echo make-ended-$?; sleep 300")  # fmt: skip
+    client = tmux.pane("client.py", 60)
+    tmux.wait_for(client, "wrote plot.png", 120, history=True)  # as the plain run's
+    status = tmux.pane("step 8: status", 10)
+    tmux.wait_for(status, "✔ step 8 works", GRADED)
+    tmux("send-keys", "-t", status, "q")
+    tmux.wait_for("presenter", "make-ended-0", 60)
+    after = subprocess.run(steps, cwd=table.ROOT, capture_output=True, text=True).stdout
+    assert after == before, f"written into steps/:\n{after}"
+
+
 # --- the pane supervisor's one-line errors, on real programs ---------------------------------
 
 

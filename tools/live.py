@@ -266,8 +266,8 @@ def supervise(name: str, active: Path, argv: list[str], interactive: bool) -> in
             script = folder / argv[0]
             if child is None and script.exists():
                 child = subprocess.Popen(
-                    [sys.executable, *argv],
-                    cwd=folder,
+                    [sys.executable, str(script), *argv[1:]],
+                    cwd=stage.outside(),  # what it writes (a plot.png) never lands in steps/
                     stdin=None if interactive else subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
                     env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
