@@ -87,7 +87,7 @@ def test_step_10_fits_100_columns_after_the_handshake_in_one_thread() -> None:
     assert len(analysis.threads) == 1, text
     assert "summary: step 10: 1 thread," in text
     assert [line for line in text.splitlines() if len(line) > 100] == []
-    excerpt = text.split("futex lock traffic left out:")[1].split("summary:")[0]
+    excerpt = text.split("after the bus's auth):")[1].split("summary:")[0]
     assert "connect(" not in excerpt and "AUTH" not in excerpt and "OK " not in excerpt, text
     assert re.search(r'recvmsg\(\d+<load>, "load burst 8", …\) = 12', excerpt), text
 
@@ -175,7 +175,7 @@ def test_make_strace_prints_excerpt_and_summary() -> None:
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "trace from the first wait on its own sockets" in out
+    assert "trace (pid, seconds, call; from the first wait on its sockets" in out
     assert "recvmsg(3<load>" in out or "recvmsg(4<load>" in out, out
     assert "<unfinished ...>" in out, out  # threads blocked while others ran
     assert "summary: step 02: 3 threads" in out, out
