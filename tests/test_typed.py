@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import table, typed
+from tools import rehearse, table, typed
 
 MOST = 40  # lines to type in any one step
 STEPS = sorted(typed.load())
@@ -73,3 +73,23 @@ def test_a_hunk_that_drifted_is_named(tmp_path: Path) -> None:
 
 def ink(lines: list[str]) -> list[str]:
     return [line for line in lines if line.strip()]
+
+
+def test_the_run_sheet_fits_the_slot_with_slack() -> None:
+    """slides/runsheet.toml: 45 minutes with slack kept, <= 25 minutes of typing at 5 lines a
+    minute, each typed part's budget above its typing, every step it names in order."""
+    sheet = rehearse.load()
+    parts = sheet["part"]
+    assert sum(part["minutes"] for part in parts) + sheet["slack"] <= sheet["talk"] == 45
+    assert sheet["slack"] >= 2
+    typed_steps = [part["step"] for part in parts if part["kind"] == "live"]
+    typing = sum(typed.to_type(table.get(n)) for n in typed_steps) / typed.LINES_PER_MINUTE
+    assert typing <= 25, f"{typing:.1f} minutes of typing"
+    for part in parts:
+        assert part["kind"] in ("slides", "live", "finished"), part
+        if part["kind"] == "live":
+            minutes = typed.to_type(table.get(part["step"])) / typed.LINES_PER_MINUTE
+            assert minutes < part["minutes"], f"step {part['step']}: no time to talk"
+    named = [part["step"] for part in parts if "step" in part]
+    assert named == sorted(set(named)), "each step once, in order"
+    assert set(typed_steps) <= set(typed.load()), "a typed step without hunks"
