@@ -7,6 +7,7 @@ file writes into live/, as an editor's are. Waits are on what the panes show.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -283,3 +284,48 @@ def test_supervisor_restarts_its_program_and_stops_it_cleanly(tmp_path: Path) ->
         assert not any(alive(pid) for pid in second)
     finally:
         supervisor.kill()
+
+
+def test_a_failed_grading_leaves_no_program_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """make live-8 left a `client.py --save` alive after every failing grader run: whatever
+    a grader's test started goes with the run, failed or not."""
+    from tools import grade, ideas
+
+    graders = tmp_path / "graders"
+    graders.mkdir()
+    (graders / "conftest.py").write_text(
+        "def pytest_addoption(parser):\n    parser.addoption('--steps')\n"
+    )
+    left = tmp_path / "left.pid"
+    (graders / "test_leaves.py").write_text(
+        textwrap.dedent(f"""\
+            import subprocess, sys
+
+            def test_starts_a_client_and_fails():
+                child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+                open({str(left)!r}, "w").write(str(child.pid))
+                assert False, "why: the client never drew"
+            """)
+    )
+    monkeypatch.setattr(grade, "grader_for", lambda n: graders / "test_leaves.py")
+    folder = tmp_path / "steps" / STEP.dir
+    folder.mkdir(parents=True)
+
+    async def grade_once() -> ideas.Verdict:
+        done = asyncio.Event()
+
+        def update(verdict: ideas.Verdict) -> None:
+            if verdict.finished:
+                done.set()
+
+        grader = ideas.Grader(update, workers=1)
+        verdict = await grader.start(STEP, folder)
+        await asyncio.wait_for(done.wait(), GRADED)
+        return verdict
+
+    verdict = asyncio.run(grade_once())
+    assert verdict.failed and not verdict.error, verdict
+    pid = int(left.read_text())
+    wait_until(lambda: not alive(pid), "the failed test's program to end", 10)

@@ -274,9 +274,11 @@ class Grader:
         finally:
             transport.close()
             output.cancel()
-            if process.returncode is None:  # stopped: pytest and every program it started
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
+            # stopped, or ended: pytest and every program it started (a failed test's client
+            # left running) go with its process group
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            if process.returncode is None:
                 await process.wait()
 
     @staticmethod
