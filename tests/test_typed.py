@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import difflib
 import filecmp
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,21 @@ def test_the_run_sheet_fits_the_slot_with_slack() -> None:
     named = [part["step"] for part in parts if "step" in part]
     assert named == sorted(set(named)), "each step once, in order"
     assert set(typed_steps) <= set(typed.load()), "a typed step without hunks"
+
+
+@pytest.mark.parametrize("sources", [1, 3, 6])
+def test_the_plot_fits_a_1280x720_screen_with_its_toolbar(sources: int) -> None:
+    """The live plot's figure: at most 1280 px wide and 600 px high, leaving 120 px of a
+    720 px screen to the window's title bar and matplotlib's toolbar (steps 08-11's chart.py)."""
+    code = (
+        "import chart; charts = chart.LiveCharts(save='unused.png');"
+        f" charts.setup([f's{{i}}' for i in range({sources})]);"
+        " w, h = charts.figure.get_size_inches() * charts.figure.dpi; print(int(w), int(h))"
+    )
+    for folder in sorted((table.ROOT / "steps").glob("*/chart.py")):
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=folder.parent, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        width, height = map(int, result.stdout.split())
+        assert width <= 1280 and height <= 600, f"{folder}: {width}x{height} px"
