@@ -23,7 +23,8 @@ import pytest
 from tests.helpers import wait_until
 from tests.tmux_server import Tmux, needs_tmux
 from tools import table, typed
-from tools.live import Condenser, alive
+from tools.live import alive
+from tools.live_pane import Condenser
 
 pytestmark = needs_tmux()
 GRADED = 240.0  # seconds a grader run may take on a busy machine (never hit when it works)
