@@ -42,8 +42,8 @@ system:
 step-%: setup ## run step N for the audience: receiver, a feeder, and what else it needs
 	@$(PY) -m tools.stage $* --steps "$(STEPS)"
 
-diff-%: ## show what step N adds to step N-1 (diff -ru of the two folders)
-	@$(PYTHON) -m tools.stepdiff $* --steps "$(STEPS)"
+diff-%: ## show what step N adds to step N-1: coloured, paged, typed files first (FILE=x.py: one file)
+	@$(PYTHON) -m tools.stepdiff $* --steps "$(STEPS)" $(if $(FILE),--file $(FILE))
 
 strace-%: setup ## run step N under strace -f and summarise how it waits (CAN=vcan0: and a CAN bus)
 	@$(PY) -m tools.strace_demo $* --steps "$(STEPS)" $(if $(CAN),--can $(CAN))

@@ -4,7 +4,7 @@ SOLVED   ?=#       make live-4 SOLVED=1: start with the finished step swapped in
 MY_STEPS ?= my_steps#  make watch: the attendee's own copy of the steps
 POLL     ?=#       POLL=1: poll for saves (where inotify sees nothing)
 export POLL
-.PHONY: live-reset watch live-timing
+.PHONY: live-reset watch live-timing rehearse typed
 
 live-%: setup ## type step N live: a copy of step N-1 in live/, programs and grader rerun on every save
 	@$(PY) -m tools.live $* $(if $(filter-out 0,$(SOLVED)),--solved)
@@ -18,3 +18,9 @@ watch: setup ## practise in my_steps/, rustlings-style: graded on every save (N=
 
 live-timing: setup ## measure make live-N's save-to-verdict time for steps 1-6 (median of 5 saves)
 	@$(PY) -m tools.live_timing
+
+rehearse: setup ## play the run sheet (slides/runsheet.toml) through tmux at 120x35: each part's time against its budget
+	@$(PY) -m tools.rehearse $(if $(PARTS),--parts $(PARTS))
+
+typed: ## lines the presenter types per step (slides/typed.toml), against the whole diff
+	@$(PYTHON) -m tools.typed

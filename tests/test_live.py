@@ -7,6 +7,7 @@ file writes into live/, as an editor's are. Waits are on what the panes show.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -21,8 +22,9 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.tmux_server import Tmux, needs_tmux
-from tools import table
-from tools.live import Condenser, alive
+from tools import table, typed
+from tools.live import alive
+from tools.live_pane import Condenser
 
 pytestmark = needs_tmux()
 GRADED = 240.0  # seconds a grader run may take on a busy machine (never hit when it works)
@@ -71,17 +73,29 @@ def test_live_save_grade_syntax_error_swap_and_detach(stage: tuple[Tmux, Path, P
     tmux, live, runtime = stage
     mine = live / STEP.dir / "receiver.py"
     finished = (STEP.folder() / "receiver.py").read_text()
-    command = f"cd {table.ROOT} && env -u TMUX make --no-print-directory live-{STEP.n}"
-    tmux("new-session", "-d", "-s", "presenter", "-x", "200", "-y", "50",
+    # make runs without DISPLAY; the tmux session has one (a re-attach from a desktop)
+    command = f"cd {table.ROOT} && env -u TMUX -u DISPLAY make --no-print-directory live-{STEP.n}"
+    tmux("new-session", "-d", "-s", "presenter", "-x", "120", "-y", "35",
          f"{command}; echo make-ended-$?; sleep 300")  # fmt: skip
+    tmux("set-environment", "-t", "presenter", "DISPLAY", ":77")
+    tmux("set-environment", "-g", "DISPLAY", ":77")
     status = tmux.pane(f"step {STEP.n}: status", 60)
     receiver = tmux.pane("receiver", 10)
-    assert mine.read_text() == (table.get(2).folder() / "receiver.py").read_text()
+    editor = tmux.pane("editor", 10)
+    assert mine.read_text() == typed.without(STEP, typed.cuts(STEP))["receiver.py"]
 
-    # the starting copy is step 02: the idea does not work yet, the basics do
+    # the projector's 120x35: 88-column code fits the editor without wrapping
+    assert int(tmux("display-message", "-p", "-t", editor, "#{pane_width}")) >= 88
+    # every pane has make's environment, not the session's DISPLAY
+    for pane in (receiver, editor):
+        pid = int(tmux("display-message", "-p", "-t", pane, "#{pane_pid}"))
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert not any(item.startswith(b"DISPLAY=") for item in environ), pane
+
+    # the starting copy is step 03 without its idea: the idea does not work yet, the basics do
     shown = tmux.wait_for(status, "does not work yet", GRADED)
     assert re.search(r"✗ one thread receives on an event loop", shown), shown
-    tmux.wait_for(receiver, "incoming: hello #", 30)  # the feeder's data, through step 02
+    tmux.wait_for(receiver, "listening on", 30)  # it runs; no task receives yet
 
     # saving the finished step's file: the receiver restarts, the status turns to passed
     mine.write_text(finished)
@@ -157,7 +171,7 @@ def test_live_reset_makes_a_fresh_copy(tmp_path: Path) -> None:
     mine.write_text("# my own edits\n")
     result = subprocess.run(run, cwd=table.ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert mine.read_text() == (table.get(STEP.n - 1).folder() / "receiver.py").read_text()
+    assert mine.read_text() == typed.without(STEP, typed.cuts(STEP))["receiver.py"]
 
 
 def test_step_target_inside_tmux_opens_a_window_in_the_session(
@@ -179,6 +193,36 @@ def test_step_target_inside_tmux_opens_a_window_in_the_session(
     tmux.wait_for("presenter:0", "make-ended-0", 30)
     assert "step-4" not in tmux("list-windows", "-t", "presenter")
     wait_until(lambda: not list(runtime.iterdir()), "the socket files to go", 10)
+
+
+def test_nothing_is_written_into_steps(stage: tuple[Tmux, Path, Path]) -> None:
+    """make step-8, then make live-8 SOLVED=1, from a make whose DISPLAY draws nothing (no
+    X server there: matplotlib falls back to writing a picture) in a tmux whose session
+    has no DISPLAY: every picture goes to the run folder, steps/ stays as git has it."""
+    tmux, live, runtime = stage
+    steps = ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "steps/"]
+    before = subprocess.run(steps, cwd=table.ROOT, capture_output=True, text=True).stdout
+    plain = subprocess.run(
+        ["env", "-u", "TMUX", "DISPLAY=:77", "make", "--no-print-directory", "step-8",
+         "DURATION=40"],  # the client writes its picture after 10 s of data
+        cwd=table.ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    assert "client | wrote plot.png" in plain.stdout, plain.stdout  # relative: in run/
+    command = (
+        f"cd {table.ROOT} && env -u TMUX DISPLAY=:77 make --no-print-directory live-8 SOLVED=1"
+    )
+    tmux("start-server", ";", "set-environment", "-gu", "DISPLAY")
+    tmux("new-session", "-d", "-s", "presenter", "-x", "120", "-y", "35",
+         f"{command}; echo make-ended-$?; sleep 300")  # fmt: skip
+    client = tmux.pane("client.py", 60)
+    tmux.wait_for(client, "wrote plot.png", 120, history=True)  # as the plain run's
+    status = tmux.pane("step 8: status", 10)
+    tmux.wait_for(status, "✔ step 8 works", GRADED)
+    tmux("send-keys", "-t", status, "q")
+    tmux.wait_for("presenter", "make-ended-0", 60)
+    after = subprocess.run(steps, cwd=table.ROOT, capture_output=True, text=True).stdout
+    assert after == before, f"written into steps/:\n{after}"
 
 
 # --- the pane supervisor's one-line errors, on real programs ---------------------------------
@@ -246,3 +290,48 @@ def test_supervisor_restarts_its_program_and_stops_it_cleanly(tmp_path: Path) ->
         assert not any(alive(pid) for pid in second)
     finally:
         supervisor.kill()
+
+
+def test_a_failed_grading_leaves_no_program_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """make live-8 left a `client.py --save` alive after every failing grader run: whatever
+    a grader's test started goes with the run, failed or not."""
+    from tools import grade, ideas
+
+    graders = tmp_path / "graders"
+    graders.mkdir()
+    (graders / "conftest.py").write_text(
+        "def pytest_addoption(parser):\n    parser.addoption('--steps')\n"
+    )
+    left = tmp_path / "left.pid"
+    (graders / "test_leaves.py").write_text(
+        textwrap.dedent(f"""\
+            import subprocess, sys
+
+            def test_starts_a_client_and_fails():
+                child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+                open({str(left)!r}, "w").write(str(child.pid))
+                assert False, "why: the client never drew"
+            """)
+    )
+    monkeypatch.setattr(grade, "grader_for", lambda n: graders / "test_leaves.py")
+    folder = tmp_path / "steps" / STEP.dir
+    folder.mkdir(parents=True)
+
+    async def grade_once() -> ideas.Verdict:
+        done = asyncio.Event()
+
+        def update(verdict: ideas.Verdict) -> None:
+            if verdict.finished:
+                done.set()
+
+        grader = ideas.Grader(update, workers=1)
+        verdict = await grader.start(STEP, folder)
+        await asyncio.wait_for(done.wait(), GRADED)
+        return verdict
+
+    verdict = asyncio.run(grade_once())
+    assert verdict.failed and not verdict.error, verdict
+    pid = int(left.read_text())
+    wait_until(lambda: not alive(pid), "the failed test's program to end", 10)

@@ -9,6 +9,7 @@ to report the socket readable), never the bytes: pids, times and counts change.
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,7 +76,20 @@ def test_step_02_blocks_one_thread_per_socket() -> None:
     for worker in workers:  # each thread receives from its own socket only
         assert len(worker.received) == 1 and not worker.loop_calls, text
     point = "3 threads: the main thread waits (futex), 2 threads each blocked in their own recvmsg"
-    assert point in text
+    assert point in " ".join(text.split())
+    assert text.count("CLONE_THREAD") == 2, text  # both threads' start is in the excerpt
+
+
+def test_step_10_fits_100_columns_after_the_handshake_in_one_thread() -> None:
+    """The projector's strace-10: one thread (the simulated GPIO line is the loop's timer),
+    no line over 100 columns, the excerpt starting after the bus's connect and auth."""
+    text, analysis = live(10)
+    assert len(analysis.threads) == 1, text
+    assert "summary: step 10: 1 thread," in text
+    assert [line for line in text.splitlines() if len(line) > 100] == []
+    excerpt = text.split("after the bus's auth):")[1].split("summary:")[0]
+    assert "connect(" not in excerpt and "AUTH" not in excerpt and "OK " not in excerpt, text
+    assert re.search(r'recvmsg\(\d+<load>, "load burst 8", …\) = 12', excerpt), text
 
 
 def test_step_04_waits_in_one_epoll_loop() -> None:
@@ -161,7 +175,7 @@ def test_make_strace_prints_excerpt_and_summary() -> None:
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "trace (pid, seconds, call" in out
+    assert "trace (pid, seconds, call; from the first wait on its sockets" in out
     assert "recvmsg(3<load>" in out or "recvmsg(4<load>" in out, out
     assert "<unfinished ...>" in out, out  # threads blocked while others ran
     assert "summary: step 02: 3 threads" in out, out

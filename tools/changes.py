@@ -68,17 +68,24 @@ def python_file(change: watchfiles.Change, path: str) -> bool:
 class Saves:
     """The saves in one folder; .how says how they are seen (inotify or polling, and why)."""
 
-    def __init__(self, folder: Path, poll: bool = False) -> None:
+    def __init__(
+        self, folder: Path, poll: bool = False, names: frozenset[str] = frozenset()
+    ) -> None:
+        """names: files besides *.py whose saves count (a step's unit and policy files)."""
         self.folder = folder
+        self.names = names
         self.poll, self.how = choose(folder, poll)
 
+    def counts(self, change: watchfiles.Change, path: str) -> bool:
+        return python_file(change, path) or Path(path).name in self.names
+
     async def __aiter__(self) -> AsyncIterator[set[Path]]:
-        """Each save (debounced) as the set of .py files it changed."""
+        """Each save (debounced) as the set of files it changed (.py, and those named)."""
         while True:
             try:
                 async for batch in watchfiles.awatch(
                     self.folder,
-                    watch_filter=python_file,
+                    watch_filter=self.counts,
                     step=STEP_MS,
                     force_polling=self.poll,
                     poll_delay_ms=POLL_MS,

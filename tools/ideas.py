@@ -66,6 +66,8 @@ def pytest_runtest_logreport(report: Any) -> None:
         crash = getattr(report.longrepr, "reprcrash", None)
         if report.failed:  # pytest.fail(..., pytrace=False) leaves no crash, only the text
             message = short(crash.message if crash is not None else str(report.longrepr))
+        elif report.skipped and isinstance(report.longrepr, tuple):  # (path, line, reason)
+            message = str(report.longrepr[2]).removeprefix("Skipped: ")
         _emit({"id": report.nodeid, "outcome": report.outcome, "message": message})
 
 
@@ -94,7 +96,7 @@ class Test:
 @dataclass
 class Idea:
     label: str
-    state: str  # "passed", "failed" or "pending"
+    state: str  # "passed", "failed", "skipped" (every test of it) or "pending"
     message: str = ""
 
 
@@ -136,8 +138,12 @@ class Verdict:
         failed = [test for test in tests if test.outcome == "failed"]
         if failed:
             return Idea(text, "failed", failed[0].message)
+        skipped = [test for test in tests if test.outcome == "skipped"]
+        if tests and len(skipped) == len(tests):
+            return Idea(text, "skipped", skipped[0].message)
         if all(test.outcome in ("passed", "skipped") for test in tests):
-            return Idea(text, "passed")
+            why = f"{len(skipped)} skipped: {skipped[0].message}" if skipped else ""
+            return Idea(text, "passed", why)
         if any(test.outcome == NOT_RUN for test in tests):
             return Idea(text, "pending", "not run: an idea before it does not hold yet")
         return Idea(text, "pending")
@@ -299,9 +305,11 @@ class Grader:
         finally:
             transport.close()
             output.cancel()
-            if process.returncode is None:  # stopped: pytest and every program it started
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
+            # stopped, or ended: pytest and every program it started (a failed test's client
+            # left running) go with its process group
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            if process.returncode is None:
                 await process.wait()
 
     @staticmethod

@@ -1,17 +1,18 @@
-"""`make live-N`: type step N on stage, starting from step N-1, with its programs running.
+"""`make live-N`: type step N's idea on stage, with its programs running.
 
     python3 -m tools.live N [--solved]       open the tmux window (a new one inside tmux)
-    python3 -m tools.live N --reset          start over from a fresh copy of step N-1
+    python3 -m tools.live N --reset          start over: step N without its idea again
 
-live/NN_name/ (ignored by git) is a copy of step N-1, kept between runs. One tmux window:
-an editor on the file step N changes most ($VISUAL, $EDITOR, else nano or vim), the step's
-receiver (and client) restarted on every save, a status line that re-runs step N's grader
-on every save and shows which of its ideas already work, and an interactive sender.
+live/NN_name/ (ignored by git) is step N without its idea's lines (slides/typed.toml, see
+tools/typed.py), kept between runs. One tmux window: an editor where the first missing
+hunk goes ($VISUAL, $EDITOR, else nano or vim), the step's receiver (and client)
+restarted on every save, a status line that re-runs step N's grader on every save and
+shows which of its ideas already work, and an interactive sender.
 `Ctrl-b S` (or `s` in the status line) swaps in the finished step and back.
 
 The window's first process, the runner (`tools.live runner`), owns everything: the private
 bus, the feeder, the other panes. Each program pane runs a small supervisor (`tools.live
-pane`) that restarts its program when told and turns a traceback into one line.
+pane`, tools/live_pane.py) that restarts its program when told and turns a traceback into one line.
 """
 
 from __future__ import annotations
@@ -21,25 +22,25 @@ import asyncio
 import contextlib
 import os
 import re
-import selectors
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import termios
-import threading
 import time
 import tty
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
-from tools import bus, grade, ideas, stage, table, workcopy
+from tools import bus, grade, ideas, stage, table, typed
 from tools.changes import Saves
+from tools.live_pane import supervise
 
 LIVE = Path(os.environ.get("INCOMING_LIVE") or table.ROOT / "live")  # tests use their own
 SWAP_KEY = "S"  # Ctrl-b S
+EDITOR_COLUMNS = 89  # 88-column code and vim's last column: the projector's 120 leave 30 beside
+AT_LINE = {"vim", "vi", "nvim", "nano", "emacs", "micro", "mg", "joe", "jed"}  # take +LINE FILE
 PASSED_ON = (  # what the panes need from the environment that started make live-N
     "XDG_RUNTIME_DIR",
     "BUS",
@@ -73,14 +74,21 @@ def mine(step: table.Step) -> Path:
 
 
 def prepare(step: table.Step, reset: bool = False) -> Path:
-    """live/NN_name/: a copy of step N-1 (kept unless reset)."""
+    """live/NN_name/: step N without its idea's lines (slides/typed.toml); kept unless reset."""
     folder = mine(step)
     if reset and folder.exists():
         shutil.rmtree(folder)
     if not folder.exists():
         LIVE.mkdir(exist_ok=True)
-        workcopy.make_start(step, folder)
+        typed.make_live(step, folder)
     return folder
+
+
+def from_make() -> list[str]:
+    """`env -u NAME ...` for what make live-N did not have: a pane must not take the tmux
+    session's DISPLAY (or anything else of PASSED_ON) when the runner has none."""
+    missing = [name for name in PASSED_ON if name not in os.environ]
+    return ["env", *(part for name in missing for part in ("-u", name))] if missing else []
 
 
 def editor_command() -> str:
@@ -149,167 +157,6 @@ def alive(pid: int) -> bool:
     return not Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z")
 
 
-# --- the supervisor in each program's pane ---------------------------------------------------
-
-
-class Condenser:
-    """Copies a program's stderr to ours, each traceback cut down to one line:
-
-    receiver.py:12: NameError: name 'x' is not defined
-    """
-
-    CONTINUES = ("During handling of the above exception", "The above exception was the direct")
-
-    def __init__(self, stream: IO[bytes], folder: Path, out: IO[str]) -> None:
-        self.stream = stream
-        self.folder = folder
-        self.out = out
-        self.frames: list[tuple[str, str]] = []
-        self.inside = False  # in a traceback
-        self.pending = ""  # an exception line a chained one may still follow
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self) -> None:
-        fd = self.stream.fileno()
-        buffer = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while True:
-                if not selector.select(timeout=0.2 if self.pending or buffer else None):
-                    self.flush()
-                    if buffer and not self.inside:  # a prompt: no newline is coming
-                        self.write(buffer.decode(errors="replace"), end="")
-                        buffer = b""
-                    continue
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    self.line(line.decode(errors="replace"))
-        if buffer:
-            self.line(buffer.decode(errors="replace"))
-        self.flush()
-
-    def line(self, text: str) -> None:
-        frame = re.match(r'\s*File "(.*)", line (\d+)', text)
-        if text.startswith("Traceback (most recent call last)") or (frame and not self.inside):
-            self.pending = ""
-            self.inside, self.frames = True, []
-        if not self.inside:
-            if self.pending and text.startswith(self.CONTINUES):
-                self.pending, self.inside, self.frames = "", True, []
-            elif self.pending and not text.strip():
-                pass  # the blank line before "During handling ..."
-            else:
-                self.flush()
-                self.write(text)
-            return
-        if frame:
-            self.frames.append((frame.group(1), frame.group(2)))
-        elif text[:1] not in (" ", "\t", "") and not text.startswith("Traceback"):
-            self.inside = False
-            self.pending = f"{self.where()}{text.strip()}"
-
-    def where(self) -> str:
-        ours = [(name, line) for name, line in self.frames if self.mine(name)]
-        name, line = (ours or self.frames or [("", "")])[-1]
-        if not name:
-            return ""
-        shown = Path(name).name if self.mine(name) else name
-        return f"{shown}:{line}: "
-
-    def mine(self, name: str) -> bool:
-        path = Path(name) if Path(name).is_absolute() else self.folder / name
-        return path.parent.resolve() == self.folder.resolve()
-
-    def flush(self) -> None:
-        if self.pending:
-            self.write(f"{RED}✗ {self.pending}{OFF}")
-            self.pending = ""
-
-    def write(self, text: str, end: str = "\n") -> None:
-        with contextlib.suppress(OSError):
-            print(text, file=self.out, end=end, flush=True)
-
-
-def supervise(name: str, active: Path, argv: list[str], interactive: bool) -> int:
-    """Run argv[0] (a file of the active step folder) until told to stop; restart on SIGUSR1.
-
-    The folder to run in is read from the file `active` at each start. A program that ends
-    leaves one line and waits: for the next save, or (interactive) for Enter.
-    """
-    requests: list[int] = []
-    wakeup_read, wakeup_write = os.pipe()
-    os.set_blocking(wakeup_write, False)
-    signal.set_wakeup_fd(wakeup_write)
-    for signum in (signal.SIGUSR1, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda signum, frame: requests.append(signum))
-    signal.signal(signal.SIGINT, lambda signum, frame: None)  # Ctrl-C: the program ends, not us
-    child: subprocess.Popen[bytes] | None = None
-    condenser: Condenser | None = None
-    with selectors.DefaultSelector() as selector:
-        selector.register(wakeup_read, selectors.EVENT_READ, "signal")
-        while True:
-            folder = Path(active.read_text().strip())
-            script = folder / argv[0]
-            if child is None and script.exists():
-                child = subprocess.Popen(
-                    [sys.executable, *argv],
-                    cwd=folder,
-                    stdin=None if interactive else subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
-                )
-                assert child.stderr is not None
-                condenser = Condenser(child.stderr, folder, sys.stdout)
-                pidfd = os.pidfd_open(child.pid)
-                selector.register(pidfd, selectors.EVENT_READ, "child")
-            elif child is None:
-                print(f"{DIM}{argv[0]} is not there yet: it starts once you save it{OFF}")
-            waiting_for_enter = False
-            while True:
-                events = [key.data for key, _ in selector.select()]
-                if "signal" in events:
-                    os.read(wakeup_read, 512)
-                if "child" in events and child is not None:
-                    selector.unregister(pidfd)
-                    os.close(pidfd)
-                    status = child.wait()
-                    if condenser is not None:
-                        condenser.thread.join(timeout=2)
-                    child = None
-                    again = (
-                        "Enter starts it again" if interactive else "it restarts on the next save"
-                    )
-                    print(f"{DIM}{name} ended (exit status {status}); {again}{OFF}", flush=True)
-                    if interactive:
-                        selector.register(sys.stdin, selectors.EVENT_READ, "enter")
-                        waiting_for_enter = True
-                if "enter" in events:
-                    sys.stdin.readline()
-                    selector.unregister(sys.stdin)
-                    break
-                if requests:
-                    request = requests.pop(0)
-                    if child is not None:
-                        selector.unregister(pidfd)
-                        os.close(pidfd)
-                        stage.stop([child])
-                        if condenser is not None:
-                            condenser.thread.join(timeout=2)
-                        child = None
-                    if waiting_for_enter:
-                        selector.unregister(sys.stdin)
-                    if request != signal.SIGUSR1:
-                        return 0
-                    fresh = "\n" if interactive else ""  # after a prompt with no newline
-                    print(f"{fresh}{DIM}--- {name}: restarted ---{OFF}", flush=True)
-                    break
-
-
 # --- the runner: the status line, owner of everything ---------------------------------------
 
 
@@ -330,7 +177,8 @@ class Runner:
         self.active_file = LIVE / f".{step.dir}.active"
         self.grader = ideas.Grader(self.update, workers)
         self.verdict = ideas.Verdict(step)
-        self.saves = Saves(self.mine)
+        others = {path.name for path in self.finished.iterdir() if path.suffix != ".py"}
+        self.saves = Saves(self.mine, names=frozenset(others))  # step 11's unit and policy too
         self.note = ""
         self.panes: list[Pane] = []
         self.pane = os.environ.get("TMUX_PANE", "")
@@ -347,7 +195,8 @@ class Runner:
     def split(
         self, role: str, title: str, target: str, how: list[str], command: str, env: dict[str, str]
     ) -> Pane:
-        extra = [f"-e{key}={value}" for key, value in env.items()]
+        passed = {name: os.environ[name] for name in PASSED_ON if name in os.environ}
+        extra = [f"-e{key}={value}" for key, value in {**passed, **env}.items()]
         line = tmux(
             "split-window", *how, "-t", target, "-c", str(self.mine), *extra,
             "-P", "-F", "#{pane_id} #{pane_pid}", command,
@@ -361,15 +210,17 @@ class Runner:
     def supervisor(self, name: str, argv: list[str], interactive: bool = False) -> str:
         command = [sys.executable, "-m", "tools.live", "pane", name, str(self.active_file)]
         command += ["--interactive"] * interactive + ["--", *argv]
-        return f"cd {shlex.quote(str(table.ROOT))} && exec {shlex.join(command)}"
+        return f"cd {shlex.quote(str(table.ROOT))} && exec {shlex.join(from_make() + command)}"
 
     def make_panes(self, env: dict[str, str]) -> None:
         extra = {bus.ENV_VAR: env[bus.ENV_VAR]} if bus.ENV_VAR in env else {}
         editor = os.environ.get("INCOMING_EDITOR", "")
-        files = workcopy.changed_files(self.step)
+        files = typed.files(self.step)
+        where, line = typed.opening(self.step)
         if editor:
             again = "printf '\\n(the editor closed: Enter opens it again) '; read _"
-            loop = f"while :; do {editor} {shlex.quote(files[0])}; {again}; done"
+            at = f"+{line} " if Path(editor.split()[0]).name in AT_LINE else ""
+            loop = f"while :; do {editor} {at}{shlex.quote(where)}; {again}; done"
         else:
             loop = "echo 'no editor found: set EDITOR (e.g. EDITOR=nano make live-N)'; exec cat"
         title = f"editor: live/{self.step.dir}/{files[0]}"
@@ -380,8 +231,10 @@ class Runner:
             f"exec sh -c {shlex.quote(loop)}", extra,
         )  # fmt: skip
         sockets = stage.receiver_args(self.step)
+        width = int(tmux("display-message", "-p", "-t", self.pane, "#{window_width}"))
+        beside = max(24, min(width * 45 // 100, width - 1 - EDITOR_COLUMNS))
         receiver = self.split(
-            "receiver", "receiver (restarts on every save)", edit.id, ["-h", "-l", "45%"],
+            "receiver", "receiver (restarts on every save)", edit.id, ["-h", "-l", str(beside)],
             self.supervisor("receiver", ["receiver.py", *sockets]), extra,
         )  # fmt: skip
         if self.step.client:
@@ -466,7 +319,8 @@ class Runner:
             if self.solved
             else f"yours: live/{step.dir}"
         )
-        keys = f"{DIM}s / Ctrl-b S: {'yours' if self.solved else 'finished'} · q: stop{OFF}"
+        swap = "yours" if self.solved else "finished"
+        keys = f"{DIM}keys here: s (or Ctrl-b S) {swap} · g grade again · q stop{OFF}"
         if verdict.error:
             head = f"{RED}{BOLD}✗ {verdict.error}{OFF}"
         elif verdict.passed:
@@ -484,7 +338,12 @@ class Runner:
         lines = [f"{head}  {which}  {keys}"]
         if not verdict.error:
             for idea in [*verdict.ideas, verdict.basics] if verdict.tests else []:
-                mark = {"passed": f"{GREEN}✓", "failed": f"{RED}✗", "pending": f"{DIM}…"}
+                mark = {
+                    "passed": f"{GREEN}✓",
+                    "failed": f"{RED}✗",
+                    "skipped": f"{YELLOW}– skipped:",
+                    "pending": f"{DIM}…",
+                }
                 why = f"{DIM}: {idea.message}" if idea.message else ""
                 lines.append(f" {mark[idea.state]} {idea.label}{OFF}{why}{OFF}")
         if self.note:
@@ -607,7 +466,7 @@ def main(argv: list[str]) -> int:
         return run_runner(step, args.solved, args.session, args.workers)
     if args.reset:
         folder = prepare(step, reset=True)
-        print(f"live: {os.path.relpath(folder)} is a fresh copy of step {step.n - 1 or 1}")
+        print(f"live: {os.path.relpath(folder)} is step {step.n} again without its idea")
         return 0
     return start(step, args.solved, args.workers)
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools import grade, table, workcopy
+from tools import grade, table, typed
 
 OUT = table.ROOT / "build" / "live-timing.json"
 
@@ -63,7 +63,7 @@ def measure(step: table.Step, saves: int, workers: int | None) -> tuple[list[flo
             finished = step.folder(table.ROOT / "steps")
             for path in finished.glob("*.py"):  # the other files step N changes, once
                 shutil.copy(path, mine / path.name)
-            main = workcopy.main_file(step)
+            main = typed.opening(step)[0]
             text = (finished / main).read_text()
             times: list[float] = []
             first: list[float] = []

@@ -437,14 +437,30 @@ def split_diff(
             for doc, part in by_kind(hunk, old_doc, new_doc):
                 pieces = [snug(p) for p in shorter(part, limit - 3) if changes(p)]
                 (docs if doc else code).extend(pieces)
-    items = [*code, *added, *docs]
+    items = [*code, *added] or docs  # a step that changes only docstrings shows them
     sizes = [DiffPart([item]).size() for item in items]
 
     def size(first: int, last: int) -> int:
         return DiffPart(items[first : last + 1]).size()
 
     groups = pack(sizes, [0] * len(items), limit, size)
-    return [DiffPart(items[a : b + 1]) for a, b in groups]
+    parts = [DiffPart(items[a : b + 1]) for a, b in groups]
+    if items is docs:
+        return parts
+    # The docstrings' hunks go where a code slide has room, after its code: a slide is never
+    # docstrings only. What finds no room is one line at the end, saying make diff has it.
+    left = 0
+    for item in docs:
+        room = next((p for p in parts if DiffPart([*p.items, item]).size() <= limit), None)
+        if room is None:
+            left += (
+                sum(1 for line in item.lines if line[:1] in "+-") if isinstance(item, Hunk) else 1
+            )
+        else:
+            room.items.append(item)
+    if left and parts:
+        parts[-1].items.append(f"… {left} docstring lines more: `make diff` shows them")
+    return parts
 
 
 # ---------------------------------------------------------------------------------------------

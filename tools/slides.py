@@ -81,6 +81,7 @@ class Deck:
     out: Path
     blocks: list[list[str]] = field(default_factory=list)  # each: one part per slide
     media: dict[Path, str] = field(default_factory=dict)
+    wanted: dict[str, str] = field(default_factory=dict)  # a missing figure -> how to make it
 
     # -- the steps ------------------------------------------------------------------------
     def step(self, n: int | table.Step) -> table.Step:
@@ -283,14 +284,21 @@ class Deck:
                     }
                 )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self.missing(rel(source), "make bench")
             return None
         if not sections:
+            self.missing(rel(source), "make bench")
             return None
         environment = data.get("environment") if isinstance(data, dict) else None
         return [
             {"section": name, "rows": rows, "environment": environment}
             for name, rows in sections.items()
         ]
+
+    def missing(self, what: str, how: str) -> str:
+        """A figure the deck would show is not there (yet): the build says so, and how."""
+        self.wanted[what] = how
+        return ""
 
     def context(self) -> dict[str, Any]:
         return {
@@ -310,6 +318,7 @@ class Deck:
             "newest": newest,
             "exists": lambda pattern: bool(self.glob(pattern)),
             "figures": self.figures,
+            "missing": self.missing,
             "defines": self.defines,
             "rel": rel,
         }
@@ -631,6 +640,14 @@ def build(
         if staging.exists():
             shutil.rmtree(staging)
     print(f"{rel(out / 'index.html')}: {count} slides, steps 1-{len(steps)}", flush=True)
+    if deck.wanted:
+        print(
+            f"slides: {len(deck.wanted)} figure{'s' * (len(deck.wanted) > 1)} missing; their"
+            " slides say how to make them instead. To fill them in, then `make slides` again:",
+            flush=True,
+        )
+        for what, how in deck.wanted.items():
+            print(f"  {what}: {how}", flush=True)
     return out / "index.html"
 
 

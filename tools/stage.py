@@ -54,8 +54,11 @@ class Relay(threading.Thread):
 
 
 def start(name: str, argv: list[str], cwd: Path, env: dict[str, str], ready_after: int = 0):
+    """argv [python, FILE, ...] with FILE of the step folder cwd, run in the run folder:
+    a program that writes a file of its own (a headless plot.png) never writes into steps/."""
+    argv = [argv[0], str(cwd / argv[1]), *argv[2:]]
     process = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+        argv, cwd=outside(), env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
     )
     relay = Relay(name, process, ready_after)
     relay.start()
@@ -103,6 +106,27 @@ def receiver_args(step: table.Step) -> list[str]:
     """The step's sockets, and GPIO=CHIP:LINE (e.g. from make gpio-sim) for the GPIO steps."""
     gpio = os.environ.get("GPIO")
     return [*step.sockets, *(["--gpio", gpio] if gpio and "gpio" in step.needs else [])]
+
+
+def outside() -> Path:
+    """Where step programs run (their cwd): the run folder, never a step's folder."""
+    folder = table.run_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def displays() -> list[str]:
+    """tmux -e options with make's DISPLAY and WAYLAND_DISPLAY, for a pane's environment."""
+    return [f"-e{name}={os.environ[name]}" for name in DISPLAYS if os.environ.get(name)]
+
+
+def without_displays() -> str:
+    """`env -u DISPLAY ` for the displays make did not have (the tmux session may have one)."""
+    missing = [name for name in DISPLAYS if not os.environ.get(name)]
+    return "env " + " ".join(f"-u {name}" for name in missing) + " " if missing else ""
+
+
+DISPLAYS = ("DISPLAY", "WAYLAND_DISPLAY")
 
 
 def has_display() -> bool:
@@ -184,10 +208,16 @@ def run_tmux(step: table.Step, folder: Path, env: dict[str, str], inside: bool) 
     sockets = " ".join(shlex.quote(arg) for arg in receiver_args(step))
     here = [
         "-c",
-        str(folder),
+        str(outside()),  # programs run by their path: nothing they write lands in steps/
         *([f"-e{bus.ENV_VAR}={env[bus.ENV_VAR]}"] if bus.ENV_VAR in env else []),
+        *displays(),
     ]
-    receiver = f"{python} receiver.py {sockets}"
+    python = without_displays() + python
+
+    def file(name: str) -> str:
+        return shlex.quote(str(folder.resolve() / name))
+
+    receiver = f"{python} {file('receiver.py')} {sockets}"
     if inside:
         window = tmux(
             "new-window", "-P", "-F", "#{window_id}", "-n", f"step-{step.n}", *here, receiver
@@ -199,8 +229,8 @@ def run_tmux(step: table.Step, folder: Path, env: dict[str, str], inside: bool) 
     tmux("set-option", "-w", "-t", window, "remain-on-exit", "on")  # an error stays readable
     if step.client:
         picture = " ".join(shlex.quote(arg) for arg in picture_args(step, None))
-        tmux("split-window", "-h", "-t", window, *here, f"{python} {step.client} {picture}")
-    sender = f"{python} sender.py {shlex.quote(step.sockets[0])}"
+        tmux("split-window", "-h", "-t", window, *here, f"{python} {file(step.client)} {picture}")
+    sender = f"{python} {file('sender.py')} {shlex.quote(step.sockets[0])}"
     tmux("split-window", "-v", "-f", "-l", "30%", "-t", window, *here, sender)
     leave = "Ctrl-C in the sender: stop" if inside else "Ctrl-b d: stop"
     tmux("set-option", "-w", "-t", window, "pane-border-status", "top")

@@ -67,8 +67,9 @@ class LiveCharts:
         if list(self.series) == list(sources):
             return
         self.plt.close("all")
+        height = min(6, 2 + 1.3 * len(sources))  # 600 px at most: a 720 px screen keeps the toolbar
         self.figure, axes = self.plt.subplots(
-            len(sources), 1, sharex=True, squeeze=False, figsize=(8, 2 + 1.6 * len(sources))
+            len(sources), 1, sharex=True, squeeze=False, figsize=(8, height), dpi=100
         )
         self.axes = {source: (ax[0], ax[0].plot([], [])[0]) for source, ax in zip(sources, axes)}
         self.series = {source: Series() for source in sources}
