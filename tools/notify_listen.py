@@ -24,16 +24,20 @@ from pathlib import Path
 
 
 class Listener:
-    """An AF_UNIX datagram socket at folder/notify, and what arrives on it."""
+    """An AF_UNIX datagram socket at folder/notify (or "@name", abstract), and what arrives."""
 
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / "notify"
+    def __init__(self, folder: Path, abstract: bool = False) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(self.path))
+        if abstract:  # no file: a name starting with a NUL byte, written "@" in NOTIFY_SOCKET
+            self.path = f"@{folder.name}-notify-{os.getpid()}"
+            self.sock.bind("\0" + self.path[1:])
+        else:
+            self.path = str(folder / "notify")
+            self.sock.bind(self.path)
 
     def env(self, watchdog_usec: int | None = None, pid: int | None = None) -> dict[str, str]:
         """What systemd puts in a Type=notify service's environment."""
-        env = {"NOTIFY_SOCKET": str(self.path)}
+        env = {"NOTIFY_SOCKET": self.path}
         if watchdog_usec is not None:
             env["WATCHDOG_USEC"] = str(watchdog_usec)
         if pid is not None:
