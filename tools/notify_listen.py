@@ -68,7 +68,9 @@ def main() -> None:
         try:
             child = subprocess.Popen(args.command, env=env)
         except OSError as error:
-            raise SystemExit(f"notify_listen: cannot start {args.command[0]}: {error.strerror}")
+            raise SystemExit(
+                f"notify_listen: cannot start {args.command[0]}: {error.strerror}"
+            ) from None
         print(f"NOTIFY_SOCKET={listener.path} WATCHDOG_USEC={usec}  pid {child.pid}", flush=True)
         last_ping = time.monotonic()
         late = False
@@ -78,8 +80,8 @@ def main() -> None:
                 now = time.monotonic()
                 if got is None:
                     if now - last_ping > args.watchdog and not late:
-                        print(f"watchdog: no WATCHDOG=1 for {args.watchdog:g} s:"
-                              " systemd would kill it now (SIGABRT) and restart it", flush=True)  # fmt: skip
+                        print(f"no WATCHDOG=1 for {args.watchdog:g} s: systemd would kill it now",
+                              flush=True)  # fmt: skip
                         late = True
                     continue
                 lines = got[1]

@@ -139,7 +139,7 @@ async def main():
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise SystemExit(remote.why() if remote else f"the bus failed: {error}") from None
-    tasks.append(asyncio.create_task(follow_unit(dbus, charts)))  # the bus answers: is systemd on it?
+    tasks.append(asyncio.create_task(follow_unit(dbus, charts)))  # is systemd on this bus?
     if present:
         await setup_charts(incoming, charts)
     elif where:  # one line, and we wait: a service restarting is not an error

@@ -43,7 +43,7 @@ def listener(tmp_path: Path) -> Iterator[Listener]:
 def serve(
     step: Path, env: dict[str, str], programs: list[Program], *args: str, blocker: bool = False
 ) -> Program:
-    argv = [sys.executable, *([BLOCKER] if blocker else []), "receiver.py", *args]
+    argv: list[str | Path] = [sys.executable, *([BLOCKER] if blocker else []), "receiver.py", *args]
     server = Program(argv, cwd=step, env=env)
     programs.append(server)
     server.expect(rf"^on the bus as {re.escape(NAME)}$")
@@ -111,16 +111,16 @@ def test_watchdog_pings_every_half_timeout_with_status(
     env = {**step_env, **listener.env(WATCHDOG_USEC)}
     serve(step, env, programs, str(path), "--gpio", "none:0")
     until(listener, "READY=1", "READY=1")
-    pings = []
+    pings: list[float] = []
     while len(pings) < 6:
         send(path, b"0.5")
-        when, lines = until(listener, "WATCHDOG=1", f"WATCHDOG=1 with WATCHDOG_USEC={WATCHDOG_USEC}")
+        when, lines = until(listener, "WATCHDOG=1", f"WATCHDOG=1, WATCHDOG_USEC={WATCHDOG_USEC}")
         pings.append(when)
         status = [line for line in lines if line.startswith("STATUS=")]
         assert status and re.search(r"messages/s", status[0]), (
             f"the pings come without a STATUS= line saying messages/s: {lines}"
         )
-    gap = statistics.median(b - a for a, b in zip(pings, pings[1:]))
+    gap = statistics.median(b - a for a, b in zip(pings, pings[1:], strict=False))
     half = WATCHDOG_USEC / 1e6 / 2
     assert gap < 0.8 * 2 * half, (
         f"a WATCHDOG=1 every {gap:.2f} s for WATCHDOG_USEC={WATCHDOG_USEC}: the watchdog"
@@ -229,4 +229,3 @@ def test_outside_systemd_nothing_is_sent(
     server.expect(rf"^{path}: hello$")
     said = [line for line in server.stderr if "notify" in line.lower() or "Traceback" in line]
     assert not said, f"no $NOTIFY_SOCKET means not started by systemd: say nothing ({said})"
-

@@ -1,6 +1,6 @@
 # replaces: notify.py
 # why: the watchdog timeout itself is too late
-# what: a WATCHDOG=1 every WATCHDOG_USEC, not every half of it: any jitter and systemd kills a healthy server
+# what: WATCHDOG=1 every WATCHDOG_USEC, not half of it: any jitter and systemd kills it
 """systemd's notify protocol (sd_notify(3)): step 01's sender, to systemd.
 
 A service started by systemd finds an AF_UNIX datagram socket's address in
