@@ -11,6 +11,8 @@ import pytest
 from tests.helpers import Program
 from tools import bus, table
 
+pytest_plugins = ["tests.board_fixture"]  # the board and boards fixtures (a real systemd)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
