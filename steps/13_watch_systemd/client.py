@@ -74,12 +74,13 @@ async def follow_server(dbus, incoming, charts):
 
 
 async def show_unit(unit, charts):
-    """The unit's state, now: one line, and the plot's title."""
+    """The unit's state, now: the plot's title, and a line when it changed."""
     state = await state_of(unit)
-    line = f"{UNIT}: {state['active']} ({state['sub']}), {state['restarts']} restarts"
-    line += f": {state['status']}" if state["status"] else ""
-    print(line, flush=True)
-    charts.about(line)
+    line = f"{UNIT}: {state['active']} ({state['sub']}), restarts: {state['restarts']}"
+    line += f", {state['status']}" if state["status"] else ""
+    if line != charts.unit:  # systemd says "changed" for properties we do not show, too
+        print(line, flush=True)
+        charts.about(line)
     return state
 
 
