@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.board_fixture import Boards
 from tests.graders.common import *  # noqa: F403
 from tests.helpers import TIMEOUT, Program, send
 from tools.notify_listen import Listener
@@ -229,3 +230,30 @@ def test_outside_systemd_nothing_is_sent(
     server.expect(rf"^{path}: hello$")
     said = [line for line in server.stderr if "notify" in line.lower() or "Traceback" in line]
     assert not said, f"no $NOTIFY_SOCKET means not started by systemd: say nothing ({said})"
+
+
+@pytest.mark.slow
+def test_on_the_board_systemctl_status_shows_the_status(boards: Boards) -> None:
+    board = boards.get(STEP)
+    board.call()  # bus activation: READY=1 made it active
+    shown = board.run("systemctl status incoming --no-pager", check=False).stdout
+    assert re.search(r"Status: \"(serving|\d+ sources)", shown), shown
+    assert "active (running)" in shown, shown
+
+
+@pytest.mark.slow
+def test_on_the_board_the_watchdog_restarts_a_stopped_server(boards: Boards) -> None:
+    board = boards.get(STEP)
+    board.call()
+    show = "systemctl show -P NRestarts incoming; systemctl show -P MainPID incoming"
+    before, pid = board.run(show).stdout.split()
+    board.run(f"kill -STOP {pid}")
+    board.run(  # systemd's own wait: until the unit runs again under a new pid
+        f'for i in $(seq {4 * 10 * 10}); do test "$(systemctl show -P MainPID incoming)" != {pid}'
+        " && systemctl is-active -q incoming && exit 0; sleep 0.1; done; exit 1",
+        timeout=120,
+    )
+    after, _ = board.run(show).stdout.split()
+    assert int(after) == int(before) + 1, f"NRestarts {before} -> {after}"
+    journal = board.run("journalctl -u incoming --no-pager -o cat").stdout
+    assert "Watchdog timeout" in journal and "restart counter is at" in journal, journal[-2000:]
