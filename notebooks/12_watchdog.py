@@ -13,8 +13,6 @@
 #     name: incoming
 # ---
 
-# %%
-
 # %% [markdown]
 # # 12. systemd watches the loop
 #

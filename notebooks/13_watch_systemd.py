@@ -13,8 +13,6 @@
 #     name: incoming
 # ---
 
-# %%
-
 # %% [markdown]
 # # 13. The client watches systemd
 #
