@@ -30,8 +30,8 @@ def send(*lines):
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         try:
             sock.sendto("\n".join(lines).encode(), address)
-        except OSError as error:  # gone, refused, no permission: say so, keep serving
-            print(f"notify: {address!r}: {error.strerror or error}", file=sys.stderr, flush=True)
+        except OSError as error:  # gone, refused: say so, and keep serving
+            sys.stderr.write(f"notify: {address!r}: {error.strerror or error}\n")
 
 
 def watchdog_seconds():

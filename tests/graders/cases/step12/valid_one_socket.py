@@ -29,11 +29,11 @@ def send(*lines):
     if not address:
         return  # not started by systemd (or not Type=notify): nobody to tell
     if address.startswith("@"):
-        address = "\0" + address[1:]  # the abstract namespace: a NUL byte, not an "@"
+        address = "\0" + address[1:]  # abstract: a NUL byte, not an "@"
     try:
         _sock.sendto("\n".join(lines).encode(), address)
-    except OSError as error:  # gone, refused, no permission: say so, keep serving
-        print(f"notify: {address!r}: {error.strerror or error}", file=sys.stderr, flush=True)
+    except OSError as error:  # gone, refused: say so, and keep serving
+        sys.stderr.write(f"notify: {address!r}: {error.strerror or error}\n")
 
 
 def watchdog_seconds():
