@@ -29,6 +29,7 @@ import socket
 import struct
 import sys
 import time
+from collections import Counter
 from datetime import timedelta
 
 import can
@@ -46,6 +47,7 @@ UCRED = struct.Struct("@iII")  # struct ucred: pid, uid, gid
 ANCILLARY = socket.CMSG_SPACE(TIMESPEC.size) + socket.CMSG_SPACE(UCRED.size)
 BATCH = 64  # datagrams per wakeup at most: then the other sockets get their turn
 STATUS_EVERY = 5.0  # seconds between STATUS= lines when there is no watchdog to ping
+received = Counter()  # messages so far, per source: their rate goes to systemd (STATUS=)
 
 
 async def wait_readable(fd):
@@ -97,6 +99,7 @@ async def receive(name, sock, incoming):
         sys.stdout.write("".join(lines))  # the whole batch in one write
         sys.stdout.flush()
         flush_bus()  # and its signals: one bus.process() per batch, not per datagram
+        received[name] += len(lines)
 
 
 def open_gpio(spec):
@@ -127,6 +130,7 @@ async def watch(name, line, incoming):
             edge = "rising" if event.event_type is event.Type.RISING_EDGE else "falling"
             print(f"{name}: {edge} [{event.timestamp_ns} ns]", flush=True)
             publish(incoming, name, event.timestamp_ns, edge)
+            received[name] += 1
 
 
 async def read_can(name, can_bus, incoming):
@@ -135,6 +139,7 @@ async def read_can(name, can_bus, incoming):
         text = can_bus.read()
         print(f"{name}: {text}", flush=True)  # one frame: 123#DEADBEEF
         publish(incoming, name, time.time_ns(), text)
+        received[name] += 1
 
 
 async def tell_systemd(incoming):
@@ -144,12 +149,12 @@ async def tell_systemd(incoming):
     pings stop and systemd restarts us. A thread would go on pinging for a dead loop.
     """
     every = notify.watchdog_seconds()
-    counted, since = incoming.published, time.monotonic()
+    counted, since = received.total(), time.monotonic()
     while True:
         await asyncio.sleep(every or STATUS_EVERY)
         now = time.monotonic()
-        rate = (incoming.published - counted) / (now - since)
-        counted, since = incoming.published, now
+        rate = (received.total() - counted) / (now - since)
+        counted, since = received.total(), now
         status = f"STATUS={len(incoming.sources)} sources, {rate:.1f} messages/s"
         notify.send(*["WATCHDOG=1"] * bool(every), status)
 

@@ -54,7 +54,6 @@ class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
         super().__init__()
         self.sources = sources
         self.history = deque(maxlen=RECENT)  # one JSON line each, oldest first
-        self.published = 0  # messages so far: their rate goes to systemd (receiver.py)
 
     @dbus_method_async(result_signature="as", flags=DbusUnprivilegedFlag)
     async def get_incoming(self) -> list[str]:
@@ -120,7 +119,6 @@ def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0), flush=True):
     incoming.message.emit((source, timestamp_ns, text))
     incoming.message_from.emit((source, timestamp_ns, *sender, text))
     incoming.history.append(json.dumps([source, timestamp_ns, *sender, text]).encode() + b"\n")
-    incoming.published += 1
     if flush:
         flush_bus()
 
