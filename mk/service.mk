@@ -1,9 +1,9 @@
-# make install-service (mk/service.mk): step 11's server as a system service, the way a board
+# make install-service (mk/service.mk): the latest step's server as a system service, the way a board
 # runs it. Root; DESTDIR-aware (DESTDIR=/tmp/stage installs under it and touches nothing else).
 # The code goes to $(SERVICE_LIB), its two Python packages (pinned in requirements.txt) to
 # $(SERVICE_LIB)/site for the system's python3; the unit, the sysusers file and the bus's policy
 # go where systemd and dbus-daemon look for a local administrator's files.
-SERVICE_STEP   ?= 11#                  the step whose server and files are installed
+SERVICE_STEP   ?= $(shell $(PYTHON) -c 'from tools import table; print(table.load()[-1].n)')#  the latest step, or SERVICE_STEP=11
 SERVICE_PYTHON ?= /usr/bin/python3#    the Python the unit runs (its ExecStart=)
 PREFIX         ?= /usr/local
 DESTDIR        ?=
@@ -16,7 +16,7 @@ SERVICE_FILES  := /etc/systemd/system/incoming.service \
                   $(PREFIX)/share/dbus-1/system-services/org.example.Incoming.service
 .PHONY: install-service uninstall-service
 
-install-service: ## install step 11's server as incoming.service, with its user and bus policy (root)
+install-service: ## install the latest step's server as incoming.service, with its user and bus policy (root)
 	@test "$$(id -u)" = 0 || { echo "install-service: run it as root (sudo make install-service)" >&2; exit 1; }
 	@set -e; src="$(SERVICE_SRC)"; \
 	for file in "$$src"/*.py; do \

@@ -173,6 +173,20 @@ EXPECTED: dict[str, dict[str, list[Expectation]]] = {
             r"(.*\n)*wrote )|system_bus: needs root",
         ],
     },
+    "12_watchdog": {
+        "notify": [
+            r"^READY=1 \| STATUS=serving ",
+            r"^WATCHDOG=1 \| STATUS=1 sources, [\d.]+ messages/s",
+        ],
+        "stopped": [r"^while stopped: no WATCHDOG=1", r"^running again: WATCHDOG=1"],
+    },
+    "13_watch_systemd": {
+        "session": [
+            r"not watching incoming\.service: no systemd on this bus",
+            r"wrote .*plot\.png",
+        ],
+        "board": [r"no board running here|/org/freedesktop/systemd1/unit/incoming_2eservice"],
+    },
 }
 # The cells that must show a picture (headless: PNG), per notebook.
 PICTURES = {

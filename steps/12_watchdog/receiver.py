@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Step 12: systemd watches the event loop.
+
+New in this step: started by systemd, the server tells it how it is doing,
+in systemd's notify protocol (notify.py: one AF_UNIX datagram to
+$NOTIFY_SOCKET, step 01's sender): READY=1 once it owns its name (the unit
+is Type=notify now), then, from a task on the event loop, WATCHDOG=1 every
+half of the unit's WatchdogSec= and a STATUS= line (its sources, messages/s)
+that `systemctl status incoming` shows. If anything blocks the loop, the
+pings stop, and systemd kills and restarts the service. Outside systemd (no
+$NOTIFY_SOCKET) nothing changes.
+
+Run:    make bus  (and paste its export line), then
+        python3 receiver.py load sine
+        python3 client.py                  (who sent what, and how long ago)
+        python3 snapshot.py                (the recent messages through a memfd)
+Watch:  busctl --user monitor org.example.Incoming
+        make strace-10  (several recvmsg per epoll_wait), make bench  (step 06 against 10)
+Serve:  sudo make install-service && sudo systemctl start incoming
+        systemctl status incoming             (its STATUS= line)
+        sudo kill -STOP $(systemctl show -P MainPID incoming)  (the watchdog restarts it)
+Try:    make watchdog-demo   (systemd's side played by a socket of ours, no systemd needed)
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+import struct
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+
+import can
+import dgram
+import gpiod
+import notify
+import simulated_gpio
+from gpiod.line import Clock, Edge
+from interface import NAME, PATH, Incoming, flush_bus, open_session_bus, open_system_bus, publish
+from sdbus.exceptions import DbusAccessDeniedError, SdBusRequestNameError
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's number: Python has no name
+TIMESPEC = struct.Struct("@ll")  # struct timespec: seconds, nanoseconds
+UCRED = struct.Struct("@iII")  # struct ucred: pid, uid, gid
+ANCILLARY = socket.CMSG_SPACE(TIMESPEC.size) + socket.CMSG_SPACE(UCRED.size)
+BATCH = 64  # datagrams per wakeup at most: then the other sockets get their turn
+STATUS_EVERY = 5.0  # seconds between STATUS= lines when there is no watchdog to ping
+received = Counter()  # messages so far, per source: their rate goes to systemd (STATUS=)
+
+
+async def wait_readable(fd):
+    """Suspend the calling task until the event loop sees fd become readable."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    loop.add_reader(fd, readable.set_result, None)
+    try:
+        await readable
+    finally:
+        loop.remove_reader(fd)
+
+
+def ask_the_kernel(sock):
+    """From now on, each datagram comes with when it arrived and who sent it."""
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+
+
+def kernel_facts(ancillary):
+    """(timestamp_ns, (pid, uid, gid)) from recvmsg()'s ancillary data."""
+    timestamp_ns, sender = None, (0, 0, 0)  # a datagram queued before we asked has neither
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = TIMESPEC.unpack(data)
+            timestamp_ns = seconds * 1_000_000_000 + nanoseconds
+        elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            sender = UCRED.unpack(data)
+    return timestamp_ns or time.time_ns(), sender
+
+
+async def receive(name, sock, incoming):
+    while True:
+        await wait_readable(sock.fileno())
+        lines = []
+        for _ in range(BATCH):  # drain the socket, but leave the others their turn
+            try:
+                data, ancillary, flags, _ = sock.recvmsg(
+                    dgram.MAX_SIZE, ANCILLARY, socket.MSG_DONTWAIT
+                )
+            except BlockingIOError:  # EAGAIN: nothing left, wait for the next wakeup
+                break
+            timestamp_ns, sender = kernel_facts(ancillary)
+            text = dgram.describe(data, flags)
+            if flags & socket.MSG_CTRUNC:  # it came with more, e.g. file descriptors (SCM_RIGHTS):
+                text = f"(extra ancillary data refused) {text}"  # no room: the kernel closed them
+            lines.append(f"{name}: {text}\n")
+            publish(incoming, name, timestamp_ns, text, sender, flush=False)
+        sys.stdout.write("".join(lines))  # the whole batch in one write
+        sys.stdout.flush()
+        flush_bus()  # and its signals: one bus.process() per batch, not per datagram
+        received[name] += len(lines)
+
+
+def open_gpio(spec):
+    """A gpiod line request for CHIP:LINE (or the simulated line), and its name."""
+    if spec == "sim":
+        print("gpio: a simulated line (a timer thread, not hardware)", flush=True)
+        return simulated_gpio.SimulatedLine(), "simulated:0"
+    chip, _, line = spec.rpartition(":")
+    path = chip if chip.startswith("/") else f"/dev/{chip}"
+    settings = gpiod.LineSettings(
+        edge_detection=Edge.BOTH,
+        debounce_period=timedelta(milliseconds=1),  # a real button bounces: raise this for one
+        event_clock=Clock.REALTIME,  # timestamps in ns since the epoch, like time.time_ns()
+    )
+    try:
+        request = gpiod.request_lines(path, consumer="incoming", config={line: settings})
+    except (OSError, ValueError) as error:  # no such chip or line, busy, no permission
+        reason = getattr(error, "strerror", None) or error
+        print(f"gpio: {spec}: {reason} (want CHIP:LINE, e.g. gpiochip0:17)", file=sys.stderr)
+        return None, None
+    return request, f"{os.path.basename(path)}:{line}"
+
+
+async def watch(name, line, incoming):
+    while True:
+        await wait_readable(line.fd)
+        for event in line.read_edge_events():
+            edge = "rising" if event.event_type is event.Type.RISING_EDGE else "falling"
+            print(f"{name}: {edge} [{event.timestamp_ns} ns]", flush=True)
+            publish(incoming, name, event.timestamp_ns, edge)
+            received[name] += 1
+
+
+async def read_can(name, can_bus, incoming):
+    while True:
+        await wait_readable(can_bus.fd)
+        text = can_bus.read()
+        print(f"{name}: {text}", flush=True)  # one frame: 123#DEADBEEF
+        publish(incoming, name, time.time_ns(), text)
+        received[name] += 1
+
+
+async def tell_systemd(incoming):
+    """WATCHDOG=1 every half of WatchdogSec=, and what we are doing (STATUS=).
+
+    A task on the event loop, not a thread: while anything blocks the loop, the
+    pings stop and systemd restarts us. A thread would go on pinging for a dead loop.
+    """
+    every = notify.watchdog_seconds()
+    counted, since = received.total(), time.monotonic()
+    while True:
+        await asyncio.sleep(every or STATUS_EVERY)
+        now = time.monotonic()
+        rate = (received.total() - counted) / (now - since)
+        counted, since = received.total(), now
+        status = f"STATUS={len(incoming.sources)} sources, {rate:.1f} messages/s"
+        notify.send(*["WATCHDOG=1"] * bool(every), status)
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("names", nargs="*", default=["incoming"])
+    parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
+    parser.add_argument("--can", metavar="IFACE", help="a CAN interface, e.g. can0 or vcan0")
+    parser.add_argument("--bus", choices=["session", "system"], default="session")
+    args = parser.parse_args()
+    names = args.names
+    bus = open_system_bus() if args.bus == "system" else open_session_bus()
+    paths = [dgram.path_for(name) for name in names]
+    sockets = [dgram.bind(path) for path in paths]
+    for sock in sockets:
+        ask_the_kernel(sock)
+    try:
+        for path in paths:
+            print(f"listening on {path}", flush=True)
+        line, line_name = open_gpio(args.gpio)
+        can_bus = can.open_can(args.can) if args.can else None
+        incoming = Incoming(names + ([line_name] if line else []) + ([args.can] if can_bus else []))
+        incoming.export_to_dbus(PATH)  # a local of main(): stays referenced, stays on the bus
+        try:  # the name last: whoever sees it appear finds the object already there
+            await bus.request_name_async(NAME, 0)
+        except SdBusRequestNameError:
+            sys.exit(f"{NAME} is taken on this bus: is another receiver running?")
+        except DbusAccessDeniedError:  # the bus's policy: <allow own=...> for one user only
+            sys.exit(
+                f"{NAME}: the {args.bus} bus's policy refuses uid {os.getuid()} to own it"
+                ' (org.example.Incoming.conf: <policy user="incoming"><allow own=...>)'
+            )
+        print(f"on the bus as {NAME}", flush=True)
+        notify.send("READY=1", f"STATUS=serving {', '.join(incoming.sources)}")
+        tasks = [asyncio.create_task(receive(n, s, incoming)) for n, s in zip(names, sockets)]
+        if "NOTIFY_SOCKET" in os.environ:  # started by systemd: keep telling it we are alive
+            tasks.append(asyncio.create_task(tell_systemd(incoming)))
+        if line is not None:
+            tasks.append(asyncio.create_task(watch(line_name, line, incoming)))
+        if can_bus is not None:
+            tasks.append(asyncio.create_task(read_can(args.can, can_bus, incoming)))
+        await asyncio.gather(*tasks)  # `tasks` keeps them referenced while they run
+    finally:
+        for path in paths:
+            os.unlink(path)
+
+
+if __name__ == "__main__":
+    dgram.stop_on_signals()
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,128 @@
+"""The D-Bus interface of the incoming server, with python-sdbus.
+
+One class serves both sides: the server exports an instance of it, a client
+gets a proxy of it from Incoming.new_proxy(NAME, PATH).
+
+    bus name   org.example.Incoming          on the session bus, or the system bus
+    object     /org/example/Incoming
+    interface  org.example.Incoming
+    method     GetIncoming() -> as           the names of the sources it listens on
+    signal     Message(s source, t timestamp_ns, s text)
+               one per datagram, GPIO edge or CAN frame; timestamp_ns since the epoch
+    signal     MessageFrom(s source, t timestamp_ns, u pid, u uid, u gid, s text)
+               the same message with what the kernel says about it: when it
+               received it, and who sent it (pid 0: no process, e.g. a GPIO edge)
+    method     Recent() -> ay                the last RECENT messages, JSON lines:
+               [source, timestamp_ns, pid, uid, gid, text]
+    method     RecentFd() -> h               the same bytes in a sealed memfd
+
+Message is unchanged since step 06, so its clients keep working; MessageFrom
+carries the new facts beside it.
+
+On the system bus, sd-bus itself refuses a method to a caller of another uid
+without CAP_SYS_ADMIN, whatever the bus's policy allows, unless the method is
+flagged unprivileged (SD_BUS_VTABLE_UNPRIVILEGED): the three methods are. Who
+may call them at all is the policy's business (org.example.Incoming.conf).
+
+Try it:  busctl --user call org.example.Incoming /org/example/Incoming \\
+             org.example.Incoming GetIncoming
+"""
+
+import asyncio
+import json
+import os
+import sys
+from collections import deque
+
+import memfd
+import sdbus
+from sdbus import (
+    DbusInterfaceCommonAsync,
+    DbusUnprivilegedFlag,
+    dbus_method_async,
+    dbus_signal_async,
+)
+from sdbus.exceptions import SdBusLibraryError
+
+NAME = "org.example.Incoming"
+PATH = "/org/example/Incoming"
+RECENT = 1000  # messages kept for Recent() and RecentFd()
+
+
+class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
+    def __init__(self, sources):
+        super().__init__()
+        self.sources = sources
+        self.history = deque(maxlen=RECENT)  # one JSON line each, oldest first
+
+    @dbus_method_async(result_signature="as", flags=DbusUnprivilegedFlag)
+    async def get_incoming(self) -> list[str]:
+        return self.sources
+
+    @dbus_signal_async("sts")
+    def message(self) -> tuple[str, int, str]:
+        raise NotImplementedError  # a signal has no body: it is emitted, not called
+
+    @dbus_signal_async("stuuus")
+    def message_from(self) -> tuple[str, int, int, int, int, str]:
+        raise NotImplementedError
+
+    @dbus_method_async(result_signature="ay", flags=DbusUnprivilegedFlag)
+    async def recent(self) -> bytes:
+        # a reply too big for the socket at once waits in sd-bus's queue: see publish()
+        asyncio.get_running_loop().call_soon(sdbus.get_default_bus().process)
+        return b"".join(self.history)
+
+    @dbus_method_async(result_signature="h", flags=DbusUnprivilegedFlag)
+    async def recent_fd(self) -> int:
+        fd = memfd.sealed(b"".join(self.history))
+        # sd-bus duplicates the fd into the reply after we return: close ours just after
+        asyncio.get_running_loop().call_soon(os.close, fd)
+        return fd
+
+
+def open_session_bus():
+    """The session bus, $DBUS_SESSION_BUS_ADDRESS: sdbus would pick the system bus for root."""
+    try:
+        bus = sdbus.sd_bus_open_user()
+    except SdBusLibraryError:
+        sys.exit(
+            "no D-Bus session bus: start one with `make bus` and run its export line, "
+            "or run under `dbus-run-session -- ...`"
+        )
+    sdbus.set_default_bus(bus)
+    return bus
+
+
+def open_system_bus():
+    """The system bus: $DBUS_SYSTEM_BUS_ADDRESS, else /run/dbus/system_bus_socket."""
+    try:
+        bus = sdbus.sd_bus_open_system()
+    except SdBusLibraryError:
+        sys.exit("no D-Bus system bus here: is dbus installed and running?")
+    sdbus.set_default_bus(bus)
+    return bus
+
+
+def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0), flush=True):
+    """Emit Message and MessageFrom, and see that they leave even when the bus socket is full.
+
+    sender is (pid, uid, gid), from the kernel; (0, 0, 0) when no process sent it.
+    flush=False leaves the flush to the caller: one flush_bus() after a batch of them.
+
+    sd-bus queues what the socket cannot take at once. python-sdbus 0.14 asks the
+    loop to wait for "writable" only inside bus.process(), which runs when
+    something arrives, not after a signal: a burst would sit in the queue until the
+    next incoming message. Calling process() writes what it can and registers
+    the writer for the rest.
+    """
+    incoming.message.emit((source, timestamp_ns, text))
+    incoming.message_from.emit((source, timestamp_ns, *sender, text))
+    incoming.history.append(json.dumps([source, timestamp_ns, *sender, text]).encode() + b"\n")
+    if flush:
+        flush_bus()
+
+
+def flush_bus():
+    """Write what sd-bus queued; what the socket cannot take yet leaves once it is writable."""
+    sdbus.get_default_bus().process()

@@ -1,0 +1,167 @@
+# replaces: client.py
+# why: not watched
+# what: asks systemd without looking whether it is on the bus: on a session bus, silence
+#!/usr/bin/env python3
+"""Step 13: the client watches systemd, on the same bus.
+
+New in this step: systemd is on the bus too (org.freedesktop.systemd1,
+systemd.py), and every unit is an object of it. On the bus it plots from
+(--system, or --host over ssh), the client reads incoming.service's
+ActiveState, SubState, StatusText (the server's STATUS= line, step 12) and
+NRestarts, and follows their PropertiesChanged: the plot's title shows them
+live, and each time the service stops (the watchdog killed it, or
+`systemctl restart incoming`) a red line marks the moment on every chart.
+Without systemd on the bus (a session bus), one line says so, and it plots
+as before.
+
+Run:    python3 receiver.py load sine      (the server of this step)
+        python3 client.py                  (a live window, if there is a display)
+        python3 client.py --save plot.png --seconds 10       (a picture; or .gif)
+        python3 client.py --host pi@board  (the server of board's system bus, and its unit)
+Watch:  busctl tree org.freedesktop.systemd1   (systemd's objects: one per unit)
+"""
+
+import argparse
+import asyncio
+import time
+
+import chart
+import dgram
+from interface import NAME, PATH, Incoming, open_session_bus, open_system_bus
+from remote import Remote
+from sdbus.exceptions import DbusAccessDeniedError, DbusFailedError, SdBusBaseError
+from sdbus_async.dbus_daemon import FreedesktopDbus
+from systemd import MANAGER, SYSTEMD, UNIT, Manager, ServiceUnit, state_of
+
+
+async def feed_charts(incoming, charts):
+    async for source, timestamp_ns, pid, uid, gid, text in incoming.message_from:
+        latency_ms = (time.time_ns() - timestamp_ns) / 1e6
+        sender = f"pid {pid}, uid {uid}, gid {gid}" if pid else "no process"
+        print(
+            f"{source}: {text}  (from {sender}; {latency_ms:.2f} ms after the kernel)", flush=True
+        )
+        charts.add(source, timestamp_ns, text)
+
+
+def refused(error):
+    """Who refused GetIncoming, and by which rule."""
+    if str(error).startswith("Rejected send message"):  # dbus-daemon's policy
+        return (
+            "GetIncoming: refused by the bus's policy: system.conf's <deny send_type="
+            '"method_call"/>, and no <allow send_member="GetIncoming"/> for it there'
+            " (is org.example.Incoming.conf in /etc/dbus-1/system.d/ there?)"
+        )
+    return f"GetIncoming: refused by the server: not flagged unprivileged? ({error})"  # sd-bus
+
+
+async def setup_charts(incoming, charts):
+    try:
+        sources = await incoming.get_incoming()
+    except DbusAccessDeniedError as error:
+        raise SystemExit(refused(error)) from None
+    except DbusFailedError as error:  # gone again before it could answer
+        print(f"GetIncoming failed: {error}", flush=True)
+        return
+    print(f"one chart each for: {', '.join(sources)}", flush=True)
+    charts.setup(sources)
+
+
+async def follow_server(dbus, incoming, charts):
+    async for name, _, new_owner in dbus.name_owner_changed:
+        if name == NAME and new_owner:
+            print(f"{NAME} is here ({new_owner})", flush=True)
+            await setup_charts(incoming, charts)
+        elif name == NAME:
+            print(f"{NAME} is gone; waiting for it to come back", flush=True)
+
+
+async def show_unit(unit, charts):
+    """The unit's state, now: the plot's title, and a line when it changed."""
+    state = await state_of(unit)
+    line = f"{UNIT}: {state['active']} ({state['sub']}), restarts: {state['restarts']}"
+    line += f", {state['status']}" if state["status"] else ""
+    if line != charts.unit:  # systemd says "changed" for properties we do not show, too
+        print(line, flush=True)
+        charts.about(line)
+    return state
+
+
+async def follow_unit(dbus, charts):
+    """incoming.service as systemd sees it, live; a marker on each chart when it stops."""
+    manager = Manager.new_proxy(SYSTEMD, MANAGER)
+    unit = ServiceUnit.new_proxy(SYSTEMD, await manager.load_unit(UNIT))
+    loaded = await unit.load_state
+    await manager.subscribe()  # older systemd sends units' signals only once asked
+    if loaded != "loaded":
+        print(f"not watching {UNIT}: this bus's systemd has no such unit ({loaded})", flush=True)
+        return
+    was = await show_unit(unit, charts)
+    async for _ in unit.properties_changed:  # what changed: read the four again
+        now = await show_unit(unit, charts)
+        if was["active"] == "active" and now["active"] != "active":  # killed, stopped, restarting
+            seconds = charts.mark()
+            print(f"{UNIT} stopped: marked at {seconds:.1f} s on each chart", flush=True)
+        was = now
+
+
+async def redraw(charts, fps=10):
+    while charts.draw():  # until the window is closed
+        await asyncio.sleep(1 / fps)  # the frame clock
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--save", help="write a picture (.png) or an animation (.gif) instead")
+    parser.add_argument("--seconds", type=float, default=10, help="how long to collect for --save")
+    parser.add_argument("--system", action="store_true", help="this machine's system bus")
+    parser.add_argument("--host", help="[USER@]HOST[:PORT]: HOST's system bus, over ssh")
+    args = parser.parse_args()
+    charts = chart.LiveCharts(save=args.save)
+    remote = Remote(args.host) if args.host else None
+    if remote is None:
+        open_system_bus() if args.system else open_session_bus()
+    where = f" on {args.host}'s system bus" if args.host else " on the system bus" * args.system
+    incoming = Incoming.new_proxy(NAME, PATH)
+    dbus = FreedesktopDbus()  # the bus itself: who owns which name
+    tasks = [  # a task nothing references is garbage-collected mid-flight: keep them
+        asyncio.create_task(feed_charts(incoming, charts)),
+        asyncio.create_task(follow_server(dbus, incoming, charts)),
+    ]
+    await asyncio.sleep(0)  # let both subscribe first: the bus keeps our messages in order
+    try:
+        present = await dbus.name_has_owner(NAME)
+    except SdBusBaseError as error:  # the bus never answered: over ssh, ssh says why
+        for task in tasks:  # they failed the same way: this one line says it for them
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise SystemExit(remote.why() if remote else f"the bus failed: {error}") from None
+    tasks.append(asyncio.create_task(follow_unit(dbus, charts)))  # is systemd on this bus?
+    if present:
+        await setup_charts(incoming, charts)
+    elif where:  # one line, and we wait: a service restarting is not an error
+        print(f"waiting for {NAME} to appear{where} (is incoming.service running?)", flush=True)
+    else:
+        print(f"waiting for {NAME} to appear", flush=True)
+    drawing = asyncio.create_task(redraw(charts))
+    tasks.append(drawing)
+    lost = asyncio.create_task(remote.lost()) if remote else None  # ssh can drop
+    ending = [drawing] + ([lost] if lost else [])
+    timeout = args.seconds if charts.headless else None
+    await asyncio.wait(ending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if lost is not None and lost.done():
+        raise SystemExit(lost.result())
+    if not charts.headless:
+        return
+    if charts.figure is None:
+        raise SystemExit(f"{NAME} never appeared: nothing to plot")
+    charts.save()
+    print(f"wrote {charts.save_to}", flush=True)
+
+
+if __name__ == "__main__":
+    dgram.stop_on_signals()  # SIGTERM ends it like Ctrl-C
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
