@@ -936,3 +936,16 @@ def test_slides_serve_answers_on_localhost_only(built: Path) -> None:
             assert all("127.0.0.1:" in line for line in bound.stdout.splitlines()), bound.stdout
     finally:
         server.stop()
+
+
+def test_the_strace_10_slide_shows_the_drain() -> None:
+    """The slide hid the drain ("… 20 lines left out …" over it): one wakeup, then each
+    socket's burst from its first datagram to its last and the EAGAIN that ends it."""
+    text = (ROOT / "tests" / "strace" / "step-10.txt").read_text(encoding="utf-8")
+    shown = "\n".join(slidefit.trace_excerpt(text, table.get(10).sockets))
+    for name in table.get(10).sockets:
+        first = shown.index(f'"{name} burst 1"')
+        last = shown.index(f'"{name} burst 8"')
+        eagain = shown.index(f"<{name}>, {{msg_namelen=110}}, MSG_DONTWAIT) = -1 EAGAIN", last)
+        assert first < last < eagain, shown
+    assert "summary: step 10: 1 thread," in shown

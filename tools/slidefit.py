@@ -500,13 +500,40 @@ def trace_excerpt(text: str, sources: Iterable[str], rows: int = CODE_LINES) -> 
     room = rows - wrapped_rows([lines[header], "", *tail])
     chosen = list(range(len(trace)))
     if wrapped_rows(trace) > room:
-        chosen = [i for i, line in enumerate(trace) if point(line)]
-        last = chosen[-2:]
-        head = chosen[:-2]
-        while head and wrapped_rows(with_gaps(trace, head + last)) > room:
-            head.pop()
-        chosen = head + last
+        # the end is the story (the burst: one thread per socket, or one wakeup draining
+        # each socket): its lines first, a run of datagrams from one socket as its first and
+        # last, and the threads' starts (or the trace's first line) for where it starts
+        chosen = drains([i for i, line in enumerate(trace) if point(line)], trace)
+        starts = [i for i in chosen if "clone" in trace[i]]  # the threads being started
+        first = starts or chosen[:1]
+        rest = [i for i in chosen if i > first[-1]]
+        while len(rest) > 1 and wrapped_rows(with_gaps(trace, first + rest)) > room:
+            rest.pop(0)
+        chosen = first + rest
     return [lines[header], *with_gaps(trace, chosen), "", *tail]
+
+
+RECEIVED = re.compile(r'recvmsg\((\d+<[^>]+>), "')  # a datagram as make strace-N prints it
+
+
+def drains(chosen: list[int], trace: list[str]) -> list[int]:
+    """Runs of datagrams one after the other from one socket cut to their first and last."""
+    kept: list[int] = []
+    for k, index in enumerate(chosen):
+        here = RECEIVED.search(trace[index])
+        before = RECEIVED.search(trace[chosen[k - 1]]) if k else None
+        after = RECEIVED.search(trace[chosen[k + 1]]) if k + 1 < len(chosen) else None
+        inside = (
+            here
+            and before
+            and after
+            and chosen[k - 1] == index - 1
+            and chosen[k + 1] == index + 1
+            and before[1] == here[1] == after[1]
+        )
+        if not inside:
+            kept.append(index)
+    return kept
 
 
 GAP = re.compile(r"^ {20}… (\d+) lines? left out …$")  # a line of the slide, not of the file
