@@ -44,6 +44,7 @@ class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
         super().__init__()
         self.sources = sources
         self.history = deque(maxlen=RECENT)  # one JSON line each, oldest first
+        self.snapshot = None  # a sealed memfd of the history, shared until the history changes
 
     @dbus_method_async(result_signature="as")
     async def get_incoming(self) -> list[str]:
@@ -65,10 +66,19 @@ class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
 
     @dbus_method_async(result_signature="h")
     async def recent_fd(self) -> int:
-        fd = memfd.sealed(b"".join(self.history))
-        # sd-bus duplicates the fd into the reply after we return: close ours just after
-        asyncio.get_running_loop().call_soon(os.close, fd)
-        return fd
+        # sealed, so nobody can change it: every caller can have the same one. One memfd
+        # per history, not per call: a caller who never reads its replies pins only that.
+        if self.snapshot is None:
+            self.snapshot = memfd.sealed(b"".join(self.history))
+        asyncio.get_running_loop().call_soon(sdbus.get_default_bus().process)  # as in recent()
+        return self.snapshot  # sd-bus puts a duplicate of it in the reply
+
+    def remember(self, line):
+        """Add a line to the history; the shared snapshot is out of date from now on."""
+        self.history.append(line)
+        if self.snapshot is not None:
+            os.close(self.snapshot)  # callers keep their duplicates: their bytes stay
+            self.snapshot = None
 
 
 def open_session_bus():
@@ -97,5 +107,5 @@ def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0)):
     """
     incoming.message.emit((source, timestamp_ns, text))
     incoming.message_from.emit((source, timestamp_ns, *sender, text))
-    incoming.history.append(json.dumps([source, timestamp_ns, *sender, text]).encode() + b"\n")
+    incoming.remember(json.dumps([source, timestamp_ns, *sender, text]).encode() + b"\n")
     sdbus.get_default_bus().process()
