@@ -12,10 +12,11 @@ Run:    python3 receiver.py load sine      (the server, unchanged from step 06)
 """
 
 import asyncio
+import sys
 import time
 
 import dgram
-from interface import NAME, PATH, Incoming, open_session_bus
+from interface import NAME, PATH, BusLost, Incoming, open_session_bus, watch_bus
 from sdbus.exceptions import DbusFailedError
 from sdbus_async.dbus_daemon import FreedesktopDbus
 
@@ -49,6 +50,7 @@ async def main():
     tasks = [  # a task nothing references is garbage-collected mid-flight: keep them
         asyncio.create_task(print_messages(incoming)),
         asyncio.create_task(follow_server(dbus, incoming)),
+        asyncio.create_task(watch_bus()),  # BusLost: the bus went away
     ]
     await asyncio.sleep(0)  # let both subscribe first: the bus keeps our messages in order
     if await dbus.name_has_owner(NAME):
@@ -64,3 +66,5 @@ if __name__ == "__main__":
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except BusLost as lost:  # one line, and a non-zero exit
+        sys.exit(str(lost))

@@ -23,7 +23,7 @@ import dgram
 import gpiod
 import simulated_gpio
 from gpiod.line import Clock, Edge
-from interface import NAME, PATH, Incoming, open_session_bus, publish
+from interface import NAME, PATH, BusLost, Incoming, open_session_bus, publish, watch_bus
 from sdbus.exceptions import SdBusRequestNameError
 
 
@@ -112,6 +112,7 @@ async def main():
             tasks.append(asyncio.create_task(watch(line_name, line, incoming)))
         if can_bus is not None:
             tasks.append(asyncio.create_task(read_can(args.can, can_bus, incoming)))
+        tasks.append(asyncio.create_task(watch_bus()))  # BusLost: the bus went away
         await asyncio.gather(*tasks)  # `tasks` keeps them referenced while they run
     finally:
         for path in paths:
@@ -124,3 +125,5 @@ if __name__ == "__main__":
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except BusLost as lost:  # main() has cleaned up; one line, and a non-zero exit
+        sys.exit(str(lost))

@@ -17,11 +17,12 @@ Run:    python3 receiver.py load sine      (the server of this step)
 
 import argparse
 import asyncio
+import sys
 import time
 
 import chart
 import dgram
-from interface import NAME, PATH, Incoming, open_session_bus, open_system_bus
+from interface import NAME, PATH, BusLost, Incoming, open_session_bus, open_system_bus, watch_bus
 from remote import Remote
 from sdbus.exceptions import DbusAccessDeniedError, DbusFailedError, SdBusBaseError
 from sdbus_async.dbus_daemon import FreedesktopDbus
@@ -107,19 +108,17 @@ async def main():
     else:
         print(f"waiting for {NAME} to appear", flush=True)
     drawing = asyncio.create_task(redraw(charts))
-    tasks.append(drawing)
-    lost = asyncio.create_task(remote.lost()) if remote else None  # ssh can drop
-    ending = [drawing] + ([lost] if lost else [])
-    timeout = args.seconds if charts.headless else None
-    await asyncio.wait(ending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    if lost is not None and lost.done():
-        raise SystemExit(lost.result())
-    if not charts.headless:
-        return
-    if charts.figure is None:
+    lost = asyncio.create_task(remote.lost() if remote else watch_bus())  # ssh, or the bus
+    tasks += [drawing, lost]
+    timeout = args.seconds if charts.headless else None  # a window: until it is closed
+    await asyncio.wait([drawing, lost], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if charts.headless and charts.figure is not None:
+        charts.save()  # what we have, even if the bus or the link went away
+        print(f"wrote {charts.save_to}", flush=True)
+    if lost.done():
+        lost.result()  # raises BusLost
+    if charts.headless and charts.figure is None:
         raise SystemExit(f"{NAME} never appeared: nothing to plot")
-    charts.save()
-    print(f"wrote {charts.save_to}", flush=True)
 
 
 if __name__ == "__main__":
@@ -128,3 +127,5 @@ if __name__ == "__main__":
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except BusLost as lost:  # one line, and a non-zero exit
+        sys.exit(str(lost))

@@ -42,7 +42,8 @@ from sdbus import (
     dbus_method_async,
     dbus_signal_async,
 )
-from sdbus.exceptions import SdBusLibraryError
+from sdbus.exceptions import SdBusBaseError, SdBusLibraryError
+from sdbus_async.dbus_daemon import FreedesktopDbus
 
 NAME = "org.example.Incoming"
 PATH = "/org/example/Incoming"
@@ -126,8 +127,11 @@ def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0), flush=True):
     next incoming message. Calling process() writes what it can and registers
     the writer for the rest.
     """
-    incoming.message.emit((source, timestamp_ns, text))
-    incoming.message_from.emit((source, timestamp_ns, *sender, text))
+    try:
+        incoming.message.emit((source, timestamp_ns, text))
+        incoming.message_from.emit((source, timestamp_ns, *sender, text))
+    except SdBusLibraryError:  # the bus went away: watch_bus() notices, and says so
+        pass
     incoming.remember(json.dumps([source, timestamp_ns, *sender, text]).encode() + b"\n")
     if flush:
         flush_bus()
@@ -135,4 +139,26 @@ def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0), flush=True):
 
 def flush_bus():
     """Write what sd-bus queued; what the socket cannot take yet leaves once it is writable."""
-    sdbus.get_default_bus().process()
+    try:
+        sdbus.get_default_bus().process()
+    except SdBusLibraryError:  # gone: watch_bus() says so
+        pass
+
+
+class BusLost(Exception):
+    """The bus connection is gone; str() is the one line to say so."""
+
+
+async def watch_bus(every=0.5):
+    """Raise BusLost once the bus connection is gone (the bus killed, restarted...).
+
+    sd-bus finds out only when it next uses the connection: an idle program never
+    would. So we use it: the bus itself is asked for its id (GetId) twice a second.
+    """
+    dbus = FreedesktopDbus()
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await dbus.get_id()
+        except SdBusBaseError:
+            raise BusLost("the bus went away: its connection is closed") from None
