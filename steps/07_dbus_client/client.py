@@ -11,6 +11,10 @@ Run:    python3 receiver.py load sine      (the server, unchanged from step 06)
         python3 client.py                  (in a second terminal)
 """
 
+import signal
+
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts: it just stops, quietly
+
 import asyncio
 import sys
 import time
@@ -65,6 +69,6 @@ if __name__ == "__main__":
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        pass
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # and a second one while Python exits
     except BusLost as lost:  # one line, and a non-zero exit
         sys.exit(str(lost))

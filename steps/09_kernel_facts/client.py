@@ -12,6 +12,10 @@ Run:    python3 receiver.py load sine      (the server of this step)
         python3 client.py --save plot.png --seconds 10       (a picture; or .gif)
 """
 
+import signal
+
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts: it just stops, quietly
+
 import argparse
 import asyncio
 import sys
@@ -95,6 +99,6 @@ if __name__ == "__main__":
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        pass
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # and a second one while Python exits
     except BusLost as lost:  # one line, and a non-zero exit
         sys.exit(str(lost))

@@ -18,6 +18,10 @@ Run:    make bus  (and paste its export line), then
 Watch:  busctl --user monitor org.example.Incoming
 """
 
+import signal
+
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts: it just stops, quietly
+
 import argparse
 import asyncio
 import os
@@ -161,6 +165,6 @@ if __name__ == "__main__":
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        pass
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # and a second one while Python exits
     except BusLost as lost:  # main() has cleaned up; one line, and a non-zero exit
         sys.exit(str(lost))

@@ -19,6 +19,10 @@ Watch:  busctl --user monitor org.example.Incoming
         make strace-10  (several recvmsg per epoll_wait), make bench  (step 06 against 10)
 """
 
+import signal
+
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts: it just stops, quietly
+
 import argparse
 import asyncio
 import os
@@ -173,6 +177,6 @@ if __name__ == "__main__":
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        pass
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # and a second one while Python exits
     except BusLost as lost:  # main() has cleaned up; one line, and a non-zero exit
         sys.exit(str(lost))

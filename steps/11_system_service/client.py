@@ -15,6 +15,10 @@ Run:    python3 receiver.py load sine      (the server of this step)
         python3 client.py --host pi@board  (the server of board's system bus)
 """
 
+import signal
+
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts: it just stops, quietly
+
 import argparse
 import asyncio
 import sys
@@ -126,6 +130,6 @@ if __name__ == "__main__":
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        pass
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # and a second one while Python exits
     except BusLost as lost:  # one line, and a non-zero exit
         sys.exit(str(lost))

@@ -21,6 +21,10 @@ Serve:  sudo make install-service && sudo systemctl start incoming
         python3 client.py --host pi@board     (the system bus of board, over ssh)
 """
 
+import signal
+
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts: it just stops, quietly
+
 import argparse
 import asyncio
 import os
@@ -191,6 +195,6 @@ if __name__ == "__main__":
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        pass
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # and a second one while Python exits
     except BusLost as lost:  # main() has cleaned up; one line, and a non-zero exit
         sys.exit(str(lost))
