@@ -48,6 +48,7 @@ async def follow_server(dbus, incoming):
 
 
 async def main():
+    dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     open_session_bus()
     incoming = Incoming.new_proxy(NAME, PATH)
     dbus = FreedesktopDbus()  # the bus itself: who owns which name
@@ -69,6 +70,6 @@ if __name__ == "__main__":
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # and a second one while Python exits
+        pass
     except BusLost as lost:  # one line, and a non-zero exit
         sys.exit(str(lost))

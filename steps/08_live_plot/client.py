@@ -57,6 +57,7 @@ async def redraw(charts, fps=10):
 
 
 async def main():
+    dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     parser = argparse.ArgumentParser()
     parser.add_argument("--save", help="write a picture (.png) or an animation (.gif) instead")
     parser.add_argument("--seconds", type=float, default=10, help="how long to collect for --save")
@@ -93,6 +94,6 @@ if __name__ == "__main__":
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # and a second one while Python exits
+        pass
     except BusLost as lost:  # one line, and a non-zero exit
         sys.exit(str(lost))

@@ -83,3 +83,19 @@ def stop_on_signals():
     )  # even if we were started with it ignored
     for signum in signal.SIGTERM, signal.SIGHUP:
         signal.signal(signum, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+
+
+def ctrl_c_once():
+    """Call first thing in main(): one Ctrl-C stops the program; more, while it stops, are ignored.
+
+    asyncio.run() cancels main() on the first Ctrl-C, but turns a second one into a
+    KeyboardInterrupt wherever the program stands (often inside a task, which then
+    prints a traceback on the way out). So the first one also ignores the others.
+    """
+    cancel_main = signal.getsignal(signal.SIGINT)  # asyncio.run()'s own handler
+
+    def first_only(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        cancel_main(signum, frame)
+
+    signal.signal(signal.SIGINT, first_only)

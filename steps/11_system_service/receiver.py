@@ -149,6 +149,7 @@ async def read_can(name, can_bus, incoming):
 
 
 async def main():
+    dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*", default=["incoming"])
     parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
@@ -195,6 +196,6 @@ if __name__ == "__main__":
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # and a second one while Python exits
+        pass
     except BusLost as lost:  # main() has cleaned up; one line, and a non-zero exit
         sys.exit(str(lost))
