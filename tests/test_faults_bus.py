@@ -56,7 +56,9 @@ def test_an_idle_server_notices_the_lost_bus_and_cleans_up(
     with bus.private_bus(tmp_path / "bus") as private:
         server = start_server(n, private, tmp_path, programs)
         kill_bus(private)  # idle: nothing arrives that would make it use the bus
+        start = time.monotonic()
         code = server.wait(timeout=NOTICED_WITHIN)
+        print(f"step {n}: idle server exited {code} {time.monotonic() - start:.2f} s after")
     assert code not in (0, None), f"exit status {code}: systemd's Restart=on-failure needs != 0"
     one_line_about_the_bus(server)
     assert not (tmp_path / "load").exists(), "its socket file was left behind"

@@ -25,7 +25,9 @@ MOMENTS = [0.0, 0.01, 0.03, 0.05, 0.1, 0.2, 0.4]  # s after start: imports, bus,
 
 
 def argv(n: int, script: str, folder: Path) -> list[str | Path]:
-    extra = [folder / "load", "--gpio", "none:0"] if script == "receiver.py" else []
+    extra: list[str | Path] = (
+        [folder / "load", "--gpio", "none:0"] if script == "receiver.py" else []
+    )
     return [sys.executable, "-X", "importtime", script, *extra]
 
 
