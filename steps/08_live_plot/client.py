@@ -14,7 +14,8 @@ Run:    python3 receiver.py load sine      (the server, unchanged since step 06)
 
 import signal
 
-signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts: it just stops, quietly
+if __name__ == "__main__":  # run, not imported (by a notebook, say):
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
 
 import argparse
 import asyncio

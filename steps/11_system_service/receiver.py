@@ -23,7 +23,8 @@ Serve:  sudo make install-service && sudo systemctl start incoming
 
 import signal
 
-signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts: it just stops, quietly
+if __name__ == "__main__":  # run, not imported (by a notebook, say):
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
 
 import argparse
 import asyncio
