@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -74,11 +76,33 @@ def fill_history(server: Program, socket_path: Path) -> None:
     server.expect(r"'\\xff\\xff.*0999'\)?$")
 
 
+def keep_sending(path: Path, flowing: threading.Event) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        n = 0
+        while flowing.is_set():
+            sock.sendto(bytes([0xFF]) * 1020 + b"%04d" % (n % 10000), str(path))  # as big
+            n += 1
+            flowing.wait(0.001)  # a datagram a millisecond (the rate, not a synchronisation)
+
+
 def measure(
-    server: Program, python: list[str], script: Path, env: dict[str, str], address: str
+    server: Program,
+    python: list[str],
+    script: Path,
+    env: dict[str, str],
+    address: str,
+    flow: Path | None = None,
 ) -> None:
-    """Start the greedy caller, then call GetIncoming behind it and see what it pinned."""
+    """Start the greedy caller, then call GetIncoming behind it and see what it pinned.
+
+    flow: a socket to send a datagram to every millisecond meanwhile, so that the history
+    changes between the greedy calls and each one may get a snapshot of its own.
+    """
     before = shmem()
+    flowing = threading.Event()
+    if flow is not None:
+        flowing.set()
+        threading.Thread(target=keep_sending, args=(flow, flowing), daemon=True).start()
     caller = Program([*python, script, address, str(CALLS)], env=env, stdin=subprocess.PIPE)
     caller.expect(rf"^sent {CALLS}$")
     try:
@@ -93,6 +117,7 @@ def measure(
         assert pinned <= PIN_LIMIT, said
         assert server.process.poll() is None, "the server died"
     finally:
+        flowing.clear()
         assert caller.process.stdin is not None
         caller.process.stdin.close()
         caller.wait()
@@ -111,7 +136,10 @@ def test_greedy_caller_on_the_session_bus(tmp_path: Path, programs: list[Program
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the private system bus needs root")
-def test_greedy_unprivileged_caller_on_the_system_bus(programs: list[Program]) -> None:
+@pytest.mark.parametrize("flowing", [False, True], ids=["still", "flowing"])
+def test_greedy_unprivileged_caller_on_the_system_bus(
+    flowing: bool, programs: list[Program]
+) -> None:
     try:
         system_bus.check()
     except system_bus.Unavailable as why:
@@ -130,4 +158,6 @@ def test_greedy_unprivileged_caller_on_the_system_bus(programs: list[Program]) -
         shutil.copy(GREEDY, script)
         script.chmod(0o644)
         viewer, viewer_env = system.python_as(system_bus.VIEWER)
-        measure(server, viewer, script, viewer_env, system.address)
+        measure(
+            server, viewer, script, viewer_env, system.address, run / "load" if flowing else None
+        )
