@@ -51,6 +51,14 @@ CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configurat
   <type>system</type>
   <listen>unix:path={socket}</listen>
   <auth>EXTERNAL</auth>
+  <!-- What one connection may hold (dbus-daemon(1), <limit>). Only the main config's
+       limits count: those in an included policy file are ignored. Replies queued for a
+       caller that does not read stop at max_outgoing_unix_fds (more are refused: "destination
+       has a full message queue"), far below what a sender may have queued in all
+       (max_incoming_unix_fds), so one greedy caller cannot stall the service's connection. -->
+  <limit name="max_outgoing_unix_fds">16</limit>
+  <limit name="max_incoming_unix_fds">1024</limit>
+  <limit name="max_connections_per_user">64</limit>
   <policy context="default">
     <allow user="*"/>
     <deny own="*"/>

@@ -14,11 +14,13 @@ Try it:  busctl --user call org.example.Incoming /org/example/Incoming \\
              org.example.Incoming GetIncoming
 """
 
+import asyncio
 import sys
 
 import sdbus
 from sdbus import DbusInterfaceCommonAsync, dbus_method_async, dbus_signal_async
-from sdbus.exceptions import SdBusLibraryError
+from sdbus.exceptions import SdBusBaseError, SdBusLibraryError
+from sdbus_async.dbus_daemon import FreedesktopDbus
 
 NAME = "org.example.Incoming"
 PATH = "/org/example/Incoming"
@@ -61,5 +63,27 @@ def publish(incoming, source, timestamp_ns, text):
     until the next incoming message. Calling process() writes what it can and
     registers the writer for the rest (tests/test_signal_queue.py shows both).
     """
-    incoming.message.emit((source, timestamp_ns, text))
-    sdbus.get_default_bus().process()
+    try:
+        incoming.message.emit((source, timestamp_ns, text))
+        sdbus.get_default_bus().process()
+    except SdBusLibraryError:  # the bus went away: watch_bus() notices, and says so
+        pass
+
+
+class BusLost(Exception):
+    """The bus connection is gone; str() is the one line to say so."""
+
+
+async def watch_bus(every=0.5):
+    """Raise BusLost once the bus connection is gone (the bus killed, restarted...).
+
+    sd-bus finds out only when it next uses the connection: an idle program never
+    would. So we use it: the bus itself is asked for its id (GetId) twice a second.
+    """
+    dbus = FreedesktopDbus()
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await dbus.get_id()
+        except SdBusBaseError:
+            raise BusLost("the bus went away: its connection is closed") from None

@@ -21,6 +21,11 @@ Serve:  sudo make install-service && sudo systemctl start incoming
         python3 client.py --host pi@board     (the system bus of board, over ssh)
 """
 
+import signal
+
+if __name__ == "__main__":  # run, not imported (by a notebook, say):
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+
 import argparse
 import asyncio
 import os
@@ -35,7 +40,17 @@ import dgram
 import gpiod
 import simulated_gpio
 from gpiod.line import Clock, Edge
-from interface import NAME, PATH, Incoming, flush_bus, open_session_bus, open_system_bus, publish
+from interface import (
+    NAME,
+    PATH,
+    BusLost,
+    Incoming,
+    flush_bus,
+    open_session_bus,
+    open_system_bus,
+    publish,
+    watch_bus,
+)
 from sdbus.exceptions import DbusAccessDeniedError, SdBusRequestNameError
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's number: Python has no name
@@ -135,6 +150,7 @@ async def read_can(name, can_bus, incoming):
 
 
 async def main():
+    dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*", default=["incoming"])
     parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
@@ -169,6 +185,7 @@ async def main():
             tasks.append(asyncio.create_task(watch(line_name, line, incoming)))
         if can_bus is not None:
             tasks.append(asyncio.create_task(read_can(args.can, can_bus, incoming)))
+        tasks.append(asyncio.create_task(watch_bus()))  # BusLost: the bus went away
         await asyncio.gather(*tasks)  # `tasks` keeps them referenced while they run
     finally:
         for path in paths:
@@ -181,3 +198,5 @@ if __name__ == "__main__":
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except BusLost as lost:  # main() has cleaned up; one line, and a non-zero exit
+        sys.exit(str(lost))
