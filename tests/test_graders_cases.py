@@ -6,13 +6,14 @@ One test per step; its cases are graded two at a time, as `make check-N` grades 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tools import grade_cases
+from tools import grade_cases, ideas, table
 
 STEPS = grade_cases.steps_with_cases()
 
@@ -53,3 +54,26 @@ def test_mistakes_fail_with_their_why_and_alternatives_pass(n: int, tmp_path: Pa
         result = "pass" if verdict.passed else "fail"
         print(f"{case.name}: {result} {verdict.seconds:.1f} s {verdict.why}")
     assert not problems, "\n".join(problems)
+
+
+def test_watch_grader_stops_at_the_first_failed_idea(tmp_path: Path) -> None:
+    """make watch / live-N (tools/ideas.Grader): a failed idea ends every worker at once, its
+    why line is the idea's message, and the tests it left are 'not run'."""
+    case = next(case for case in grade_cases.load(3) if case.path.stem == "mistake_sleep_poll")
+    steps_dir = grade_cases.scratch(case, tmp_path / "steps")
+    verdicts: list[ideas.Verdict] = []
+
+    async def grade() -> None:
+        grader = ideas.Grader(verdicts.append, workers=2)
+        await grader.start(table.get(3), table.get(3).folder(steps_dir))
+        assert grader.task is not None
+        await grader.task
+
+    asyncio.run(grade())
+    verdict = verdicts[-1]
+    assert verdict.finished and verdict.failed and not verdict.passed
+    failed = [idea for idea in verdict.ideas if idea.state == "failed"]
+    assert failed and re.search(case.why, failed[0].message), verdict.ideas
+    outcomes = [test.outcome for test in verdict.tests.values()]
+    assert ideas.NOT_RUN in outcomes, outcomes
+    assert verdict.basics.message.startswith("not run"), verdict.basics

@@ -64,15 +64,15 @@ def pytest_runtest_logreport(report: Any) -> None:
     if report.when == "call" or report.outcome != "passed":
         message = ""
         crash = getattr(report.longrepr, "reprcrash", None)
-        if report.failed and crash is not None:
-            message = short(crash.message)
+        if report.failed:  # pytest.fail(..., pytrace=False) leaves no crash, only the text
+            message = short(crash.message if crash is not None else str(report.longrepr))
         _emit({"id": report.nodeid, "outcome": report.outcome, "message": message})
 
 
 def short(message: str) -> str:
     """A failed assertion's first line, without the exception's name and the program's argv."""
     first = message.strip().splitlines()[0] if message.strip() else ""
-    first = re.sub(r"^AssertionError: ", "", first)
+    first = re.sub(r"^(AssertionError|Failed): ", "", first)
     return re.sub(r"^/\S*python\S* \S+\.py .*?: (?=no line|ended|still running)", "", first)
 
 

@@ -121,11 +121,20 @@ def test_stale_socket_file_is_replaced(receiver: Start, tmp_path: Path) -> None:
 
 
 def test_live_receiver_is_not_robbed_of_its_path(
-    receiver: Start, step: Path, step_env: dict[str, str], tmp_path: Path
+    receiver: Start,
+    step: Path,
+    step_env: dict[str, str],
+    tmp_path: Path,
+    programs: list[Program],
 ) -> None:
     path = tmp_path / "incoming"
     first = receiver(path)
     second = python(step / "receiver.py", path, env=step_env)
+    programs.append(second)
+    assert second.exited_within(), (
+        "why: a second receiver on a live receiver's path is still running: it should say "
+        "the path is taken and exit"
+    )
     assert second.wait() != 0, "why: a second receiver on a live receiver's path did not fail"
     assert len(second.stderr) == 1, f"why: want one line saying the path is taken: {second.stderr}"
     assert re.search("listening there|taken", second.stderr[0]), (

@@ -12,18 +12,30 @@ about another process, but /proc can, and it does not depend on who wins the CPU
 
 Reading another process's syscall file needs ptrace rights over it: the same user, or
 root; the graders' programs are children of the test, so both hold.
+
+Measured on step 03 and its mistakes (tests/graders/cases/step03/), idle after a datagram:
+the step itself sleeps in epoll_wait(timeout -1) on one epoll that watches the socket, and
+wakes 0 times in 0.5 s; `await asyncio.sleep(0.01)` polling: epoll_wait(timeout 10), 45
+wakeups; a blocking recvmsg in a coroutine: recvmsg; select() in a task: pselect6; a retry
+loop around `await asyncio.sleep(0)`: never asleep; a nested run_until_complete: a second
+epoll; to_thread: a second thread in recvmsg. Each is told apart by where the thread
+sleeps, not by timing, so a loaded machine gives the same verdict (wakeups are a second
+check: preemption by load counts as involuntary, not voluntary, switches).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # The system calls a waiting thread is found in, by number, for the machines we run on.
 SYSCALLS: dict[str, dict[int, str]] = {
@@ -156,10 +168,11 @@ def settle(pid: int, looks: int = 5, busy: float = 0.5, timeout: float = 20.0) -
 
 def fd_targets(pid: int) -> dict[int, str]:
     """fd number -> what it is: 'socket:[123]', 'pipe:[45]', 'anon_inode:[eventpoll]', a path."""
-    targets = {}
-    for entry in os.scandir(f"/proc/{pid}/fd"):
-        with contextlib.suppress(FileNotFoundError):  # closed meanwhile
-            targets[int(entry.name)] = os.readlink(entry.path)
+    targets: dict[int, str] = {}
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # the process ended
+        for entry in os.scandir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(FileNotFoundError):  # closed meanwhile
+                targets[int(entry.name)] = os.readlink(entry.path)
     return targets
 
 
@@ -186,9 +199,15 @@ def unix_socket_paths() -> dict[str, str]:
     return paths
 
 
-def fds_of(pid: int, want: str) -> list[int]:
-    """The process's fds whose target (see fd_targets) is want."""
-    return [fd for fd, target in fd_targets(pid).items() if target == want]
+def other_socket_fds(pid: int) -> list[int]:
+    """The process's sockets that are not AF_UNIX ones (a CAN socket, in the steps)."""
+    lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    unix = {f"socket:[{line.split()[6]}]" for line in lines if len(line.split()) >= 7}
+    return [
+        fd
+        for fd, target in fd_targets(pid).items()
+        if target.startswith("socket:") and target not in unix
+    ]
 
 
 def gpio_fds(pid: int) -> list[int]:
@@ -227,6 +246,20 @@ def wakeups(pid: int, tid: int, seconds: float = 0.5) -> int:
 # --- verdicts: one why line each, "" when the idea holds ------------------------------------
 
 IDLE_WAKEUPS = 3  # an idle loop wakes 0 times in 0.5 s; a 10 ms poller about 50 times
+ENDED = "why: the program ended while the grader watched how it waits (see its stderr)"
+
+
+def verdict(judge: Callable[..., str]) -> Callable[..., str]:
+    """A verdict that says so in its why line if the program ends while it is judged."""
+
+    @functools.wraps(judge)
+    def judged(*args: Any, **kwargs: Any) -> str:
+        try:
+            return judge(*args, **kwargs)
+        except (FileNotFoundError, ProcessLookupError):  # its /proc files went with it
+            return ENDED
+
+    return judged
 
 
 def where(sleep: Sleep | None) -> str:
@@ -237,6 +270,7 @@ def where(sleep: Sleep | None) -> str:
     return f"{sleep}"
 
 
+@verdict
 def loop_verdict(
     pid: int,
     sources: dict[str, list[int]],
@@ -310,6 +344,7 @@ def threads_verdict(pid: int, sockets: dict[str, list[int]]) -> str:
     return blocking_verdict(pid, sockets, threaded=True)
 
 
+@verdict
 def blocking_verdict(pid: int, sockets: dict[str, list[int]], threaded: bool = False) -> str:
     """Why an idle process is not blocked in one recvmsg per socket ("" if it is).
 

@@ -17,7 +17,8 @@ STEP = 3
 
 
 @pytest.mark.idea
-def test_one_thread_waits_in_epoll_for_the_socket(receiver: Start, tmp_path: Path) -> None:
+def test_one_thread_receives_on_an_event_loop(receiver: Start, tmp_path: Path) -> None:
+    """Its one thread waits in epoll_wait, no timeout, on an epoll that watches the socket."""
     path = tmp_path / "incoming"
     program = receiver(path)
     why = kernel.loop_verdict(program.pid, {path.name: kernel.socket_fds(program.pid, path)})
