@@ -75,7 +75,7 @@ def test_frames_are_paced_by_the_frame_clock_not_by_messages(
     plot = python(step / "client.py", "--save", tmp_path / "plot.png", "--seconds", "600", env=env)
     programs.append(plot)  # it is stopped once it has drawn the burst
     plot.expect(rf"^one chart each for: {path}$")
-    seen = kernel.samples(plot.pid, plot.pid, count=30)  # idle: only the frame clock ticks
+    seen = kernel.samples(plot.pid, plot.pid, count=100)  # idle: only the frame clock ticks
     slept = [look.syscall for look in seen if look.asleep and look.syscall in SLEEPS]
     assert not slept, (
         f"why: the plot's loop slept in {slept[0]} ({len(slept)} of {len(seen)} looks), not in"

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.graders.common import *  # noqa: F403
-from tests.helpers import Program, closed_to_other_users, python, send
+from tests.helpers import Program, python, send
 from tools import bus, system_bus
 
 STEP = 11
@@ -190,21 +190,21 @@ def test_methods_are_flagged_unprivileged(
 
 
 def reachable() -> None:
-    """Raise Unavailable unless other users can run a Python with our packages."""
-    _, env = system_bus.python_for_everyone()
+    """Skip, saying why, unless other users can run a Python with our packages. (The step
+    itself is staged where they can read it: a private steps folder is no reason.)"""
+    try:
+        _, env = system_bus.python_for_everyone()
+    except system_bus.Unavailable as why:
+        pytest.skip(f"no Python the service's user can run: {why}")
     packages = Path(env["PYTHONPATH"])
     if not system_bus.searchable(packages):
-        raise system_bus.Unavailable(
-            f"{packages} (sdbus and the rest) is not reachable by other users"
-        )
+        pytest.skip(f"the service's user cannot reach {packages} (sdbus and the rest)")
 
 
 @pytest.fixture
 def system(step: Path) -> Iterator[system_bus.SystemBus]:
-    if why := closed_to_other_users(step):  # the machine's or checkout's limit, not the step's
-        pytest.skip(f"the service's user cannot run this step: {why}")
+    reachable()
     try:
-        reachable()
         with system_bus.start(step) as private:
             yield private
     except system_bus.Unavailable as why:
@@ -329,7 +329,7 @@ def test_remote_plot_over_ssh_through_a_restart(
     load = system.folder_for(system_bus.SERVICE_USER) / "load"
     picture = tmp_path / "remote.png"
     plot = Program(
-        [sys.executable, "client.py", "--host", sshd.host(), "--save", picture, "--seconds", "12"],
+        [sys.executable, "client.py", "--host", sshd.host(), "--save", picture, "--seconds", "600"],
         cwd=step, env=sshd.client_env("bridge", system.env),
     )  # fmt: skip
     programs.append(plot)
@@ -344,9 +344,8 @@ def test_remote_plot_over_ssh_through_a_restart(
     for n in range(10):
         send(load, f"{n / 10}".encode())
     plot.expect(rf"^{load}: 0\.9  ")
-    plot.expect(rf"^wrote {picture}$", timeout=30)
-    assert plot.wait() == 0
-    assert picture.stat().st_size > 10_000
+    plot.signal(signal.SIGINT)  # seen through the restart: done (step 08 grades the pictures)
+    assert plot.wait() == 0, f"why: the remote client did not stop cleanly on Ctrl-C: {plot.stderr}"
 
 
 @pytest.mark.parametrize(
@@ -405,14 +404,12 @@ def test_client_names_the_rule_when_the_policy_refuses(
     step: Path, tmp_path: Path, programs: list[Program]
 ) -> None:
     """A policy that lets the service own its name but allows no calls (an old one, say)."""
-    if why := closed_to_other_users(step):
-        pytest.skip(f"the service's user cannot run this step: {why}")
     policy = tmp_path / "owner-only.conf"
     text = (step / "org.example.Incoming.conf").read_text()
     policy.write_text(re.sub(r'<policy context="default">.*?</policy>', "", text, flags=re.S))
     policy.chmod(0o644)
+    reachable()
     try:
-        reachable()
         with system_bus.start(step, policy=policy) as system:
             service(system, step, programs)
             plot = as_user(
