@@ -33,7 +33,7 @@ venv_writable = $(shell mkdir -p "$(dir $(abspath $(VENV)))" 2>/dev/null; \
 $(STAMP): requirements.txt
 	$(if $(venv_writable),,$(error $(abspath $(VENV)) cannot be created or updated here (a read-only checkout?): use a clone of your own, or export VENV=$(HOME)/.venvs/incoming))
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -qq --disable-pip-version-check -r requirements.txt
 	@touch $@
 
 system:

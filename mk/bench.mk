@@ -12,7 +12,7 @@ bench-setup: setup $(BENCH_STAMP) ## install the benchmark's extras: dbus-python
 
 $(BENCH_STAMP): requirements-bench.txt $(STAMP)
 	@sh tools/system-deps.sh bench
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
+	$(PY) -m pip install -qq --disable-pip-version-check -r requirements-bench.txt
 	@touch $@
 
 bench: bench-setup ## measure the talk's claims (~2 min): table, build/bench/bench.json, charts (PIN=1: one CPU)

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from tests.helpers import Program
+from tests.helpers import TIMEOUT, Program
 
 
 def test_wait_returns_with_every_line_read() -> None:
@@ -29,6 +29,7 @@ def test_wait_says_so_when_a_child_keeps_the_output_open() -> None:
     """The program ended, but a process it left behind still holds its stdout."""
     program = Program(["sh", "-c", "sleep 60 & echo $!"])
     left_behind = int(program.expect(r"^\d+$").group(0))
+    program.process.wait(timeout=TIMEOUT)  # the shell itself has ended
     try:
         with pytest.raises(AssertionError, match="its output still open after 2s"):
             program.wait(timeout=2)
