@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = float(
     os.environ.get("INCOMING_TEST_TIMEOUT", "20")
 )  # seconds: never hit when things work
+STOP_SECONDS = 2.0  # a program asleep this long after Ctrl-C/SIGTERM is not going to stop
 
 
 def default_sigint() -> None:
@@ -80,20 +81,29 @@ class Program:
     def pid(self) -> int:
         return self.process.pid
 
-    def expect(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
-        """Wait for a stdout line matching the regex; fail with what we saw instead."""
+    def expect(
+        self, pattern: str, timeout: float = TIMEOUT, what: str | None = None
+    ) -> re.Match[str]:
+        """Wait for a stdout line matching the regex; fail with what we saw instead.
+
+        what says in words which line that is, for the failure's first line (its why line);
+        it fails as soon as the program ends without printing it.
+        """
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
+        wanted = what or f"a line like {readable(pattern)!r}"
         while True:
             remaining = deadline - time.monotonic()
             try:
                 line = self.lines.get(timeout=max(0.0, remaining))
             except queue.Empty:
-                what = f"no line matching {pattern!r} within {timeout}s"
-                raise AssertionError(self._report(what)) from None
+                why = f"why: {wanted} never came (nothing within {timeout:g} s)"
+                raise AssertionError(self._report(why, f"no line matching {pattern!r}")) from None
             if line is None:
                 self.lines.put(None)
-                raise AssertionError(self._report(f"ended before printing {pattern!r}"))
+                code = self.process.wait()
+                why = f"why: the program ended (exit status {code}) before printing {wanted}"
+                raise AssertionError(self._report(why, f"wanted {pattern!r}")) from None
             if match := regex.search(line):
                 return match
 
@@ -108,22 +118,70 @@ class Program:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(self._report(f"still running after {timeout}s")) from None
+            why = f"why: still running after {timeout:g} s"
+            raise AssertionError(self._report(why)) from None
 
-    def stop(self) -> None:
-        """End it whatever state it is in (for fixture teardown)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+    def exited_within(self, seconds: float = STOP_SECONDS) -> bool:
+        """Whether it ends within seconds of being asleep: time it spends runnable (waiting
+        for a CPU on a loaded machine, or busy) does not count, up to TIMEOUT in all."""
+        asleep = 0.0
+        give_up = time.monotonic() + TIMEOUT
+        while asleep < seconds and time.monotonic() < give_up:
             try:
-                self.process.wait(timeout=5)
+                self.process.wait(timeout=0.1)
+                return True
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                if not runnable(self.pid):
+                    asleep += 0.1
+        return self.process.poll() is not None
 
-    def _report(self, what: str) -> str:
+    def stopped(self, how: str = "Ctrl-C") -> int:
+        """The exit status of a program just sent a signal (how: its name, for the why line);
+        a failure if it is still there STOP_SECONDS later."""
+        if not self.exited_within():
+            why = (
+                f"why: did not stop on {how} within {STOP_SECONDS:g} s: "
+                "is something blocking the event loop?"
+            )
+            raise AssertionError(self._report(why))
+        return self.process.wait()
+
+    def stop(self) -> bool:
+        """End it whatever state it is in (for fixture teardown): SIGTERM, then SIGKILL if it
+        is still there STOP_SECONDS later. Whether SIGTERM was enough."""
+        if self.process.poll() is not None:
+            return True
+        self.process.send_signal(signal.SIGTERM)
+        if self.exited_within():
+            return True
+        self.process.kill()
+        self.process.wait()
+        return False
+
+    def _report(self, why: str, detail: str = "") -> str:
+        """why first (one line, in words), then what a reader debugging it needs."""
         stdout = "\n".join(self.stdout[-20:])
         stderr = "\n".join(self.stderr[-20:])
-        return f"{' '.join(self.argv)}: {what}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+        return (
+            f"{why}\n{' '.join(self.argv)}{': ' + detail if detail else ''}\n"
+            f"--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+        )
+
+
+def readable(pattern: str) -> str:
+    """A line's regex as a reader sees it: no anchors, no escapes, a path as its last name."""
+    text = pattern.removeprefix("^").removesuffix("$")
+    text = re.sub(r"\\([^\w\s])", r"\1", text)  # \. -> .
+    return re.sub(r"(?<![\w.])/(?:[^\s/:]+/)+([^\s/:]+)", r"\1", text)  # /tmp/x/load -> load
+
+
+def runnable(pid: int) -> bool:
+    """Whether a process is running or waiting for a CPU (state R), not asleep."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "R"
 
 
 def python(script: Path, *args: str | os.PathLike[str], **kwargs) -> Program:
@@ -138,14 +196,48 @@ def send(path: str | os.PathLike[str], *payloads: bytes) -> None:
             sock.sendto(payload, os.fspath(path))
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    """Poll a condition that has no event to wait on (a file disappearing, a thread count)."""
+def wait_until(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float = TIMEOUT,
+    program: Program | None = None,
+) -> None:
+    """Poll a condition that has no event to wait on (a file disappearing, a thread count);
+    with program, give up as soon as that program has ended (then it can no longer come)."""
     deadline = time.monotonic() + timeout
     while not condition():
+        if program is not None and program.process.poll() is not None and not condition():
+            code = program.process.returncode
+            raise AssertionError(f"why: the program ended (exit status {code}) before {what}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"why: timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.01)
 
 
 def thread_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def closed_to_other_users(step: Path) -> str:
+    """Why another user (a service's) cannot run this step's files with our Python, as one
+    line ("" if it can). For a skip with that reason: what this machine or checkout cannot
+    do is not the step's fault (a private ~/my_steps, a pyenv Python under /root)."""
+    from tools import system_bus  # root-only tests need it; the graders import it lazily
+
+    folder = step.resolve()
+    closed = [each for each in (folder, *folder.parents) if not os.stat(each).st_mode & 0o001]
+    if closed:
+        return (
+            f"{closed[-1]} is private (mode {os.stat(closed[-1]).st_mode & 0o777:o}): other users "
+            f"cannot reach {folder.name}; grade a copy other users can read (e.g. under /tmp)"
+        )
+    unreadable = [
+        path.name for path in (folder, *folder.glob("*.py")) if not os.stat(path).st_mode & 0o004
+    ]
+    if unreadable:
+        return f"other users cannot read {', '.join(unreadable)} in {folder} (chmod o+r)"
+    try:
+        system_bus.python_for_everyone()
+    except system_bus.Unavailable as why:
+        return f"no Python other users can run: {why}"
+    return ""

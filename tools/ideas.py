@@ -64,19 +64,22 @@ def pytest_runtest_logreport(report: Any) -> None:
     if report.when == "call" or report.outcome != "passed":
         message = ""
         crash = getattr(report.longrepr, "reprcrash", None)
-        if report.failed and crash is not None:
-            message = short(crash.message)
+        if report.failed:  # pytest.fail(..., pytrace=False) leaves no crash, only the text
+            message = short(crash.message if crash is not None else str(report.longrepr))
         _emit({"id": report.nodeid, "outcome": report.outcome, "message": message})
 
 
 def short(message: str) -> str:
     """A failed assertion's first line, without the exception's name and the program's argv."""
     first = message.strip().splitlines()[0] if message.strip() else ""
-    first = re.sub(r"^AssertionError: ", "", first)
+    first = re.sub(r"^(AssertionError|Failed): ", "", first)
     return re.sub(r"^/\S*python\S* \S+\.py .*?: (?=no line|ended|still running)", "", first)
 
 
 # --- the watching side ---------------------------------------------------------------------
+
+
+NOT_RUN = "not run"  # an outcome: an idea failed first, which ended the run
 
 
 @dataclass
@@ -84,7 +87,7 @@ class Test:
     name: str  # the test function's name (a parametrized test's cases share it)
     idea: bool
     order: int  # ideas first, then the grader's order
-    outcome: str | None = None  # None: not run yet; else passed, failed or skipped
+    outcome: str | None = None  # None: not run yet; else passed, failed, skipped or NOT_RUN
     message: str = ""
 
 
@@ -135,6 +138,8 @@ class Verdict:
             return Idea(text, "failed", failed[0].message)
         if all(test.outcome in ("passed", "skipped") for test in tests):
             return Idea(text, "passed")
+        if any(test.outcome == NOT_RUN for test in tests):
+            return Idea(text, "pending", "not run: an idea before it does not hold yet")
         return Idea(text, "pending")
 
     @property
@@ -212,9 +217,29 @@ class Grader:
             self.task = None
 
     async def _run(self, verdict: Verdict, folder: Path) -> None:
+        """Every worker to its end, or until a failed idea ends them all (the verdict is known:
+        its why line is what the attendee needs, and the rest are not run)."""
         started = time.monotonic()
-        workers = [self._worker(verdict, folder, index) for index in range(self.workers)]
-        outputs = await asyncio.gather(*workers)
+        idea_failed = asyncio.Event()
+        workers = [
+            asyncio.create_task(self._worker(verdict, folder, index, idea_failed))
+            for index in range(self.workers)
+        ]
+        ended = asyncio.create_task(idea_failed.wait())
+        try:
+            await asyncio.wait([*workers, ended], return_when=asyncio.FIRST_COMPLETED)
+            while not idea_failed.is_set() and not all(worker.done() for worker in workers):
+                await asyncio.wait([*workers, ended], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            for worker in workers:
+                worker.cancel()  # a finished one ignores it; a running one is killed
+            results = await asyncio.gather(*workers, return_exceptions=True)
+        outputs = [result for result in results if isinstance(result, str)]
+        if idea_failed.is_set():
+            for test in verdict.tests.values():
+                if test.outcome is None:
+                    test.outcome = NOT_RUN
         verdict.seconds = time.monotonic() - started
         verdict.finished = True
         if not verdict.tests:
@@ -222,7 +247,9 @@ class Grader:
             verdict.error = "the grader did not run: " + (lines[-1] if lines else "no output")
         self.on_update(verdict)
 
-    async def _worker(self, verdict: Verdict, folder: Path, index: int) -> str:
+    async def _worker(
+        self, verdict: Verdict, folder: Path, index: int, idea_failed: asyncio.Event
+    ) -> str:
         """One pytest running every self.workers-th test; returns what it printed."""
         read, write = os.pipe()
         env = {
@@ -261,8 +288,12 @@ class Grader:
         output = asyncio.create_task(process.stdout.read())
         try:
             async for line in results:
-                self._record(verdict, json.loads(line))
+                message = json.loads(line)
+                self._record(verdict, message)
                 self.on_update(verdict)
+                test = verdict.tests.get(message.get("id", ""))
+                if test is not None and test.idea and test.outcome == "failed":
+                    idea_failed.set()
             await process.wait()
             return (await output).decode(errors="replace")
         finally:

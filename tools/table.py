@@ -25,6 +25,7 @@ class Step:
     sockets: tuple[str, ...]
     client: str
     hint: str
+    accepts: str = ""  # what the grader accepts besides the step's own way (the graders' cases)
 
     def folder(self, steps_dir: Path | str | None = None) -> Path:
         """This step's folder under steps_dir (default: $STEPS, else the repo's steps/)."""

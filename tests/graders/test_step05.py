@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.graders import kernel
 from tests.graders.common import *  # noqa: F403
 from tests.graders.common import Start
 from tests.helpers import TIMEOUT, Program, send, wait_until
@@ -24,15 +25,36 @@ EDGE = r"^simulated:0: (rising|falling) \[(\d+) ns\]$"
 
 
 @pytest.mark.idea
+def test_one_thread_waits_in_one_epoll_for_the_sockets_and_the_line(
+    receiver: Start, tmp_path: Path
+) -> None:
+    """The GPIO line's fd is one more source of the one loop: no thread reads it, no timer
+    polls it. (The simulated line's own thread, the button, sleeps in clock_nanosleep.)"""
+    paths = [tmp_path / "load", tmp_path / "sine"]
+    program = receiver(*paths, extra=("--gpio", "sim"))
+    program.expect(r"^gpio: a simulated line .*not hardware", what="'gpio: a simulated line'")
+    sources = {path.name: kernel.socket_fds(program.pid, path) for path in paths}
+    sources["the GPIO line's fd"] = kernel.gpio_fds(program.pid)
+    why = kernel.loop_verdict(program.pid, sources, helpers=1)
+    assert not why, why
+
+
+@pytest.mark.idea
 def test_simulated_edges_arrive_beside_the_sockets(receiver: Start, tmp_path: Path) -> None:
     path = tmp_path / "load"
     program = receiver(path, extra=("--gpio", "sim"))
-    program.expect(r"^gpio: a simulated line .*not hardware")  # never passed off as hardware
-    edges = [program.expect(EDGE) for _ in range(4)]
+    program.expect(
+        r"^gpio: a simulated line .*not hardware", what="'gpio: a simulated line ... not hardware'"
+    )  # never passed off as hardware
+    edges = [program.expect(EDGE, what="'simulated:0: rising [N ns]' lines") for _ in range(4)]
     kinds = [edge.group(1) for edge in edges]
-    assert kinds in (["rising", "falling"] * 2, ["falling", "rising"] * 2), kinds
+    assert kinds in (["rising", "falling"] * 2, ["falling", "rising"] * 2), (
+        f"why: the edges do not alternate rising, falling: {kinds}"
+    )
     stamps = [int(edge.group(2)) for edge in edges]
-    assert stamps == sorted(stamps) and len(set(stamps)) == 4, stamps
+    assert stamps == sorted(stamps) and len(set(stamps)) == 4, (
+        f"why: the edges' timestamps are not increasing, each its own: {stamps}"
+    )
     send(path, b"0.42")  # the sockets still work on the same loop
     program.expect(rf"^{path}: 0.42$")
 
@@ -46,10 +68,18 @@ def test_unusable_line_is_one_clear_line_and_sockets_go_on(
     program = receiver(path, extra=("--gpio", spec))
     send(path, b"still here")
     program.expect(rf"^{path}: still here$")
-    wait_until(lambda: any(line.startswith("gpio: ") for line in program.stderr), "gpio error")
+    wait_until(
+        lambda: any(line.startswith("gpio: ") for line in program.stderr),
+        "a 'gpio: ...' line for the unusable line",
+        program=program,
+    )
     gpio_errors = [line for line in program.stderr if line.startswith("gpio: ")]
-    assert len(gpio_errors) == 1 and spec in gpio_errors[0], program.stderr
-    assert not any("Traceback" in line for line in program.stderr), program.stderr
+    assert len(gpio_errors) == 1 and spec in gpio_errors[0], (
+        f"why: want one 'gpio: ...' line naming {spec!r}: {program.stderr}"
+    )
+    assert not any("Traceback" in line for line in program.stderr), (
+        f"why: a traceback for an unusable GPIO line, not one clear line: {program.stderr[-1:]}"
+    )
 
 
 BURST = 1000
@@ -70,6 +100,10 @@ def test_can_frames_arrive_as_lines_in_order_none_lost(
 ) -> None:
     path = tmp_path / "load"
     program = can_receiver(receiver, path, vcan)
+    sources = {path.name: kernel.socket_fds(program.pid, path)}
+    sources["the CAN socket"] = kernel.other_socket_fds(program.pid)
+    why = kernel.loop_verdict(program.pid, sources)
+    assert not why, why  # the CAN socket is one more source of the same loop
     if shutil.which("cansend"):  # can-utils, another process: a frame from outside
         subprocess.run(["cansend", vcan, "123#DEADBEEF"], check=True, timeout=60)
     else:
@@ -165,9 +199,15 @@ def test_unusable_can_is_one_clear_line_and_sockets_go_on(
     program = receiver(path, extra=("--gpio", "none:0", "--can", iface))
     send(path, b"still here")
     program.expect(rf"^{path}: still here$")
-    wait_until(lambda: any(line.startswith("can: ") for line in program.stderr), "can error")
+    wait_until(
+        lambda: any(line.startswith("can: ") for line in program.stderr),
+        "a 'can: ...' line for the unusable interface",
+        program=program,
+    )
     can_errors = [line for line in program.stderr if line.startswith("can: ")]
-    assert len(can_errors) == 1 and iface in can_errors[0], program.stderr
+    assert len(can_errors) == 1 and iface in can_errors[0], (
+        f"why: want one 'can: ...' line naming {iface!r}: {program.stderr}"
+    )
     if reason := can_sim.unavailable():  # this kernel: socket(AF_CAN) itself fails
         assert "no CAN" in can_errors[0], (reason, can_errors)
     assert not any("Traceback" in line for line in program.stderr), program.stderr
