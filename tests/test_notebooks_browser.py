@@ -287,12 +287,13 @@ def cell(page: Any, text: str) -> Any:
 
 
 def run_cell(page: Any, text: str, wait: bool = True) -> None:
-    """Select the cell with text in its source and run it (Shift+Enter); wait until it ran."""
+    """Select the cell with text in its source and run it (Ctrl+Enter: no new cell appears
+    after the last one, as Shift+Enter's would); wait until it ran."""
     found = cell(page, text)
     prompt = found.locator(".jp-InputPrompt")
     prompt.click()
     before = prompt.inner_text()
-    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Control+Enter")
     if wait:
         wait_until(
             lambda: (
