@@ -17,13 +17,15 @@ notebooks-kernel: $(NB_KERNEL) ## register the venv as the Jupyter kernel "incom
 
 # The kernel reports its language without Python's version, as the committed notebooks say it:
 # JupyterLab writes what the kernel reports into a notebook's metadata, and a notebook whose
-# metadata changed on opening is "modified" (every close would ask to save).
+# metadata changed on opening is "modified" (every close would ask to save). Its python is the
+# venv's real folder: a checkout whose .venv is a link to a shared venv may go away.
 NB_LANGUAGE := get_ipython().kernel.language_info.pop('version', None)
 
 $(NB_KERNEL): $(STAMP) mk/notebooks.mk
 	$(PY) -m ipykernel install --prefix "$(VENV)" --name incoming --display-name "incoming (.venv)" >/dev/null
-	$(PY) -c 'import json, sys; k = json.load(open(sys.argv[1])); k["argv"].append(sys.argv[2]); \
-	  json.dump(k, open(sys.argv[1], "w"), indent=1)' "$@" "--IPKernelApp.exec_lines=$(NB_LANGUAGE)"
+	$(PY) -c 'import json, os, sys; k = json.load(open(sys.argv[1])); k["argv"].append(sys.argv[2]); \
+	  k["argv"][0] = os.path.realpath(sys.argv[3]) + "/bin/python"; \
+	  json.dump(k, open(sys.argv[1], "w"), indent=1)' "$@" "--IPKernelApp.exec_lines=$(NB_LANGUAGE)" "$(VENV)"
 	@echo "registered the Jupyter kernel 'incoming': $(dir $@)"
 
 notebooks: setup $(NB_KERNEL) ## open the talk's notebooks in JupyterLab (localhost only)

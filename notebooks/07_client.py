@@ -90,7 +90,7 @@ step7 = talk.load(7, "client.py")
 proxy = step7.Incoming.new_proxy(step7.NAME, step7.PATH)
 task = asyncio.create_task(step7.print_messages(proxy))
 await asyncio.sleep(2)  # the task prints while this cell waits
-task.cancel()
+print("cancelled:", task.cancel())
 
 # %% [markdown]
 # ## One source only: a match rule on `arg0`

@@ -26,6 +26,7 @@ from tests.notebook_kernel import (
     execute,
     execute_in,
     free_port,
+    marked_processes,
     pictures,
     reachable_elsewhere,
     tagged,
@@ -86,8 +87,10 @@ def test_make_notebooks_serves_jupyterlab_on_localhost_with_the_kernel(
         printed = asyncio.run(execute_in(url, env["JUPYTER_TOKEN"], kernel["id"], code))
         assert printed == "plots: widget\n", printed
     finally:
-        os.killpg(make.pid, signal.SIGTERM)
+        os.killpg(make.pid, signal.SIGTERM)  # Ctrl-C: JupyterLab shuts its kernels down, then ends
         make.wait(timeout=30)
+        marker = env["INCOMING_NOTEBOOK_RUN"]  # make ends at once; JupyterLab when it is done
+        wait_until(lambda: not marked_processes(marker), "JupyterLab and its kernels to end")
 
 
 @pytest.mark.slow
