@@ -27,7 +27,8 @@ class Series:
 
     def add(self, seconds, text):
         if self.kind is None:  # the first message decides what this chart shows
-            self.kind = "edges" if text in EDGES else "values" if _number(text) else "rate"
+            number = _number(text) is not None  # "0.000" is a number too
+            self.kind = "edges" if text in EDGES else "values" if number else "rate"
         self.recent.append(seconds)
         while self.recent[0] <= seconds - 1:
             self.recent.popleft()
@@ -66,12 +67,14 @@ class LiveCharts:
         if list(self.series) == list(sources):
             return
         self.plt.close("all")
+        height = min(6, 2 + 1.3 * len(sources))  # 600 px at most: a 720 px screen keeps the toolbar
         self.figure, axes = self.plt.subplots(
-            len(sources), 1, sharex=True, squeeze=False, figsize=(8, 2 + 1.6 * len(sources))
+            len(sources), 1, sharex=True, squeeze=False, figsize=(8, height), dpi=100
         )
         self.axes = {source: (ax[0], ax[0].plot([], [])[0]) for source, ax in zip(sources, axes)}
         self.series = {source: Series() for source in sources}
-        self.figure.suptitle(f"{len(sources)} sources of org.example.Incoming, live")
+        live = "" if self.headless else ", live"  # a picture is not live
+        self.figure.suptitle(f"{len(sources)} sources of org.example.Incoming{live}")
         self.axes[sources[-1]][0].set_xlabel("seconds")
         if not self.headless:
             self.plt.show(block=False)
@@ -97,12 +100,25 @@ class LiveCharts:
             ax.set_title(f"{source}{unit}: {series.received} messages{skipped}", fontsize=9)
             ax.relim()
             ax.autoscale_view()
+        if span := self._time_span():
+            ax.set_xlim(*span)  # the charts share their time axis: one call sets them all
         self.figure.tight_layout()
         self.figure.canvas.draw_idle()
         self.figure.canvas.flush_events()
         if self.headless and self.save_to.endswith(".gif"):
             self.frames.append(self._frame())
         return True
+
+    def _time_span(self):
+        """The seconds every chart has points for. A chart keeps its last WINDOW points: a
+        busy source's span less time than a quiet one's, and would start mid-axis."""
+        kept = [series.times for series in self.series.values() if len(series.times) > 1]
+        if not kept:
+            return None
+        full = [times[0] for times in kept if len(times) == WINDOW]
+        start = max(full) if full else min(times[0] for times in kept)
+        end = max(times[-1] for times in kept)
+        return (start, end) if end > start else None
 
     def _frame(self):
         from PIL import Image

@@ -12,6 +12,10 @@ import sys
 import tempfile
 
 MAX_SIZE = 1024  # bytes: a longer datagram is cut off (and we say so)
+# Control characters (NUL, newline, escape...) shown as \x00, \x0a...: a NUL would cut the
+# text short on D-Bus, a newline would make two lines of one datagram, an escape would
+# drive the terminal. str.translate() table: code point -> its escape.
+CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
 
 
 def path_for(name):
@@ -54,13 +58,18 @@ def bind(path):
 def describe(data, flags):
     """One line for one datagram, whatever its bytes."""
     if flags & socket.MSG_TRUNC:
-        return f"(truncated to {MAX_SIZE} bytes) {data.decode(errors='replace')}"
+        text = data.decode(errors="replace").translate(CONTROL)
+        return f"(truncated to {MAX_SIZE} bytes) {text}"
     if not data:
         return "(empty datagram)"
     try:
-        return data.decode()
+        text = data.decode()
     except UnicodeDecodeError:
         return f"(not UTF-8, {len(data)} bytes) {data!r}"
+    escaped = text.translate(CONTROL)
+    if escaped != text:
+        return f"(control characters escaped) {escaped}"
+    return text
 
 
 def stop_on_signals():
@@ -74,3 +83,19 @@ def stop_on_signals():
     )  # even if we were started with it ignored
     for signum in signal.SIGTERM, signal.SIGHUP:
         signal.signal(signum, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+
+
+def ctrl_c_once():
+    """Call first thing in main(): one Ctrl-C stops the program; more, while it stops, are ignored.
+
+    asyncio.run() cancels main() on the first Ctrl-C, but turns a second one into a
+    KeyboardInterrupt wherever the program stands (often inside a task, which then
+    prints a traceback on the way out). So the first one also ignores the others.
+    """
+    cancel_main = signal.getsignal(signal.SIGINT)  # asyncio.run()'s own handler
+
+    def first_only(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        cancel_main(signum, frame)
+
+    signal.signal(signal.SIGINT, first_only)

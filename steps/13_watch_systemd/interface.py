@@ -42,7 +42,8 @@ from sdbus import (
     dbus_method_async,
     dbus_signal_async,
 )
-from sdbus.exceptions import SdBusLibraryError
+from sdbus.exceptions import SdBusBaseError, SdBusLibraryError
+from sdbus_async.dbus_daemon import FreedesktopDbus
 
 NAME = "org.example.Incoming"
 PATH = "/org/example/Incoming"
@@ -54,6 +55,7 @@ class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
         super().__init__()
         self.sources = sources
         self.history = deque(maxlen=RECENT)  # one JSON line each, oldest first
+        self.snapshot = None  # a sealed memfd of the history, shared until the history changes
 
     @dbus_method_async(result_signature="as", flags=DbusUnprivilegedFlag)
     async def get_incoming(self) -> list[str]:
@@ -75,10 +77,19 @@ class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
 
     @dbus_method_async(result_signature="h", flags=DbusUnprivilegedFlag)
     async def recent_fd(self) -> int:
-        fd = memfd.sealed(b"".join(self.history))
-        # sd-bus duplicates the fd into the reply after we return: close ours just after
-        asyncio.get_running_loop().call_soon(os.close, fd)
-        return fd
+        # sealed, so nobody can change it: every caller can have the same one. One memfd
+        # per history, not per call: a caller who never reads its replies pins only that.
+        if self.snapshot is None:
+            self.snapshot = memfd.sealed(b"".join(self.history))
+        asyncio.get_running_loop().call_soon(sdbus.get_default_bus().process)  # as in recent()
+        return self.snapshot  # sd-bus puts a duplicate of it in the reply
+
+    def remember(self, line):
+        """Add a line to the history; the shared snapshot is out of date from now on."""
+        self.history.append(line)
+        if self.snapshot is not None:
+            os.close(self.snapshot)  # callers keep their duplicates: their bytes stay
+            self.snapshot = None
 
 
 def open_session_bus():
@@ -110,19 +121,45 @@ def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0), flush=True):
     sender is (pid, uid, gid), from the kernel; (0, 0, 0) when no process sent it.
     flush=False leaves the flush to the caller: one flush_bus() after a batch of them.
 
-    sd-bus queues what the socket cannot take at once. python-sdbus 0.14 asks the
-    loop to wait for "writable" only inside bus.process(), which runs when
-    something arrives, not after a signal: a burst would sit in the queue until the
-    next incoming message. Calling process() writes what it can and registers
-    the writer for the rest.
+    sd-bus writes a signal straight into the bus socket; only what a full socket
+    cannot take (a stalled daemon: some 22 000 signals in, as root) waits in its
+    queue. python-sdbus 0.14 asks the loop to wait for "writable" only inside
+    bus.process(), which runs when something arrives: that tail would sit there
+    until the next incoming message. Calling process() writes what it can and
+    registers the writer for the rest (tests/test_signal_queue.py shows both).
     """
-    incoming.message.emit((source, timestamp_ns, text))
-    incoming.message_from.emit((source, timestamp_ns, *sender, text))
-    incoming.history.append(json.dumps([source, timestamp_ns, *sender, text]).encode() + b"\n")
+    try:
+        incoming.message.emit((source, timestamp_ns, text))
+        incoming.message_from.emit((source, timestamp_ns, *sender, text))
+    except SdBusLibraryError:  # the bus went away: watch_bus() notices, and says so
+        pass
+    incoming.remember(json.dumps([source, timestamp_ns, *sender, text]).encode() + b"\n")
     if flush:
         flush_bus()
 
 
 def flush_bus():
     """Write what sd-bus queued; what the socket cannot take yet leaves once it is writable."""
-    sdbus.get_default_bus().process()
+    try:
+        sdbus.get_default_bus().process()
+    except SdBusLibraryError:  # gone: watch_bus() says so
+        pass
+
+
+class BusLost(Exception):
+    """The bus connection is gone; str() is the one line to say so."""
+
+
+async def watch_bus(every=0.5):
+    """Raise BusLost once the bus connection is gone (the bus killed, restarted...).
+
+    sd-bus finds out only when it next uses the connection: an idle program never
+    would. So we use it: the bus itself is asked for its id (GetId) twice a second.
+    """
+    dbus = FreedesktopDbus()
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await dbus.get_id()
+        except SdBusBaseError:
+            raise BusLost("the bus went away: its connection is closed") from None

@@ -19,6 +19,7 @@ import os
 import tempfile
 
 import sdbus
+from interface import BusLost
 from sdbus.exceptions import SdBusBaseError
 from sdbus_async.dbus_daemon import FreedesktopDbus
 
@@ -50,15 +51,23 @@ class Remote:
             os.close(ours)
         sdbus.set_default_bus(self.bus)
 
-    async def lost(self, every=2.0):
-        """Ask the bus something now and then; once it cannot answer, why (one line)."""
+    async def lost(self, every=1.0, patience=3.0):
+        """Ask the bus something every second; raise BusLost once the link is gone or stalls.
+
+        A stalled link (the host frozen, a cable pulled) never says it ended: a
+        question unanswered for `patience` seconds is how we see it.
+        """
         dbus = FreedesktopDbus()
         while True:
             await asyncio.sleep(every)
             try:
-                await dbus.get_id()
+                await asyncio.wait_for(dbus.get_id(), patience)
+            except TimeoutError:
+                raise BusLost(
+                    f"--host {self.host}: the link stalled: no answer over ssh for {patience:.0f} s"
+                ) from None
             except SdBusBaseError:
-                return f"lost {self.why()}"
+                raise BusLost(f"lost {self.why()}") from None
 
     def why(self):
         """One line: what went wrong, in ssh's words if it said something."""

@@ -2,14 +2,15 @@
 
 To receiver.py it looks like a gpiod line request: a file descriptor that
 becomes readable when edges are waiting, and read_edge_events() returning
-gpiod.EdgeEvent objects. Behind the fd is a pipe; a thread plays the button,
-pressing and releasing it every half second. From the fd onward, the
-simulated line and a real one take the same code path.
+gpiod.EdgeEvent objects. Behind the fd is a pipe; the event loop's own timer
+plays the button (loop.call_later), pressing and releasing it every half
+second, so the simulation costs no thread. From the fd onward, the simulated
+line and a real one take the same code path.
 """
 
+import asyncio
 import os
 import struct
-import threading
 import time
 
 import gpiod
@@ -23,14 +24,15 @@ class SimulatedLine:
         self.fd, self._button = os.pipe()
         os.set_blocking(self.fd, False)
         self._seqno = 0
-        threading.Thread(target=self._press, args=(period,), daemon=True).start()
+        self._period = period
+        self._edge = RISING
+        self._loop = asyncio.get_running_loop()
+        self._loop.call_later(period, self._press)
 
-    def _press(self, period):
-        edge = RISING
-        while True:
-            time.sleep(period)  # the button's own clock, like a finger on hardware
-            os.write(self._button, RECORD.pack(time.time_ns(), edge.value))
-            edge = FALLING if edge is RISING else RISING
+    def _press(self):
+        os.write(self._button, RECORD.pack(time.time_ns(), self._edge.value))
+        self._edge = FALLING if self._edge is RISING else RISING
+        self._loop.call_later(self._period, self._press)  # the button's own clock
 
     def read_edge_events(self):
         events = []

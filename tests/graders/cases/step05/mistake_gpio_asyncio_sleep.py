@@ -35,7 +35,7 @@ async def receive(name, sock):
 def open_gpio(spec):
     """A gpiod line request for CHIP:LINE (or the simulated line), and its name."""
     if spec == "sim":
-        print("gpio: a simulated line (a timer thread, not hardware)", flush=True)
+        print("gpio: a simulated line (the loop's timer, not hardware)", flush=True)
         return simulated_gpio.SimulatedLine(), "simulated:0"
     chip, _, line = spec.rpartition(":")
     path = chip if chip.startswith("/") else f"/dev/{chip}"

@@ -13,6 +13,11 @@ Run:    make bus  (and paste its export line), then
 Watch:  busctl --user monitor org.example.Incoming
 """
 
+import signal
+
+if __name__ == "__main__":  # run, not imported (by a notebook, say):
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+
 import argparse
 import asyncio
 import os
@@ -25,7 +30,7 @@ import dgram
 import gpiod
 import simulated_gpio
 from gpiod.line import Clock, Edge
-from interface import NAME, PATH, Incoming, open_session_bus, publish
+from interface import NAME, PATH, BusLost, Incoming, open_session_bus, publish, watch_bus
 from sdbus.exceptions import SdBusRequestNameError
 
 
@@ -52,7 +57,7 @@ async def receive(name, sock, incoming):
 def open_gpio(spec):
     """A gpiod line request for CHIP:LINE (or the simulated line), and its name."""
     if spec == "sim":
-        print("gpio: a simulated line (a timer thread, not hardware)", flush=True)
+        print("gpio: a simulated line (the loop's timer, not hardware)", flush=True)
         return simulated_gpio.SimulatedLine(), "simulated:0"
     chip, _, line = spec.rpartition(":")
     path = chip if chip.startswith("/") else f"/dev/{chip}"
@@ -88,6 +93,7 @@ async def read_can(name, can_bus, incoming):
 
 
 async def main():
+    dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*", default=["incoming"])
     parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
@@ -116,6 +122,7 @@ async def main():
                 group.create_task(watch(line_name, line, incoming))
             if can_bus is not None:
                 group.create_task(read_can(args.can, can_bus, incoming))
+            group.create_task(watch_bus())  # BusLost: the bus went away
     finally:
         for path in paths:
             os.unlink(path)
@@ -127,3 +134,5 @@ if __name__ == "__main__":
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except BusLost as lost:  # main() has cleaned up; one line, and a non-zero exit
+        sys.exit(str(lost))

@@ -13,11 +13,17 @@ Run:    python3 receiver.py load sine      (the server, unchanged from step 06)
         python3 client.py                  (in a second terminal)
 """
 
+import signal
+
+if __name__ == "__main__":  # run, not imported (by a notebook, say):
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+
 import asyncio
+import sys
 import time
 
 import dgram
-from interface import NAME, PATH, Incoming, open_session_bus
+from interface import NAME, PATH, BusLost, Incoming, open_session_bus, watch_bus
 from sdbus.exceptions import DbusFailedError
 from sdbus_async.dbus_daemon import FreedesktopDbus
 
@@ -54,12 +60,14 @@ async def follow_server(dbus, incoming):
 
 
 async def main():
+    dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     open_session_bus()
     incoming = Incoming.new_proxy(NAME, PATH)
     dbus = FreedesktopDbus()  # the bus itself: who owns which name
     tasks = [  # a task nothing references is garbage-collected mid-flight: keep them
         asyncio.create_task(print_messages(incoming)),
         asyncio.create_task(follow_server(dbus, incoming)),
+        asyncio.create_task(watch_bus()),  # BusLost: the bus went away
     ]
     await asyncio.sleep(0)  # let both subscribe first: the bus keeps our messages in order
     if await dbus.name_has_owner(NAME):
@@ -75,3 +83,5 @@ if __name__ == "__main__":
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except BusLost as lost:  # one line, and a non-zero exit
+        sys.exit(str(lost))

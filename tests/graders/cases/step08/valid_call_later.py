@@ -14,12 +14,18 @@ Run:    python3 receiver.py load sine      (the server, unchanged since step 06)
         python3 client.py --save plot.png --seconds 10       (a picture; or .gif)
 """
 
+import signal
+
+if __name__ == "__main__":  # run, not imported (by a notebook, say):
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+
 import argparse
 import asyncio
+import sys
 
 import chart
 import dgram
-from interface import NAME, PATH, Incoming, open_session_bus
+from interface import NAME, PATH, BusLost, Incoming, open_session_bus, watch_bus
 from sdbus.exceptions import DbusFailedError
 from sdbus_async.dbus_daemon import FreedesktopDbus
 
@@ -63,6 +69,7 @@ async def redraw(charts, fps=10):
 
 
 async def main():
+    dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     parser = argparse.ArgumentParser()
     parser.add_argument("--save", help="write a picture (.png) or an animation (.gif) instead")
     parser.add_argument("--seconds", type=float, default=10, help="how long to collect for --save")
@@ -81,15 +88,17 @@ async def main():
     else:
         print(f"waiting for {NAME} to appear", flush=True)
     drawing = asyncio.create_task(redraw(charts))
-    tasks.append(drawing)
-    if not charts.headless:
-        await drawing
-        return
-    await asyncio.wait([drawing], timeout=args.seconds)
-    if charts.figure is None:
+    lost = asyncio.create_task(watch_bus())  # BusLost once the bus went away
+    tasks += [drawing, lost]
+    timeout = args.seconds if charts.headless else None  # a window: until it is closed
+    await asyncio.wait([drawing, lost], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if charts.headless and charts.figure is not None:
+        charts.save()  # what we have, even if the bus went away
+        print(f"wrote {charts.save_to}", flush=True)
+    if lost.done():
+        lost.result()  # raises BusLost
+    if charts.headless and charts.figure is None:
         raise SystemExit(f"{NAME} never appeared: nothing to plot")
-    charts.save()
-    print(f"wrote {charts.save_to}", flush=True)
 
 
 if __name__ == "__main__":
@@ -98,3 +107,5 @@ if __name__ == "__main__":
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except BusLost as lost:  # one line, and a non-zero exit
+        sys.exit(str(lost))
