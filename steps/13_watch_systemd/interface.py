@@ -31,6 +31,7 @@ Try it:  busctl --user call org.example.Incoming /org/example/Incoming \\
 import asyncio
 import json
 import os
+import select
 import sys
 from collections import deque
 
@@ -42,8 +43,7 @@ from sdbus import (
     dbus_method_async,
     dbus_signal_async,
 )
-from sdbus.exceptions import SdBusBaseError, SdBusLibraryError
-from sdbus_async.dbus_daemon import FreedesktopDbus
+from sdbus.exceptions import SdBusLibraryError
 
 NAME = "org.example.Incoming"
 PATH = "/org/example/Incoming"
@@ -150,16 +150,24 @@ class BusLost(Exception):
     """The bus connection is gone; str() is the one line to say so."""
 
 
-async def watch_bus(every=0.5):
-    """Raise BusLost once the bus connection is gone (the bus killed, restarted...).
+async def watch_bus():
+    """Raise BusLost once the bus hangs up (the daemon killed, restarted...).
 
-    sd-bus finds out only when it next uses the connection: an idle program never
-    would. So we use it: the bus itself is asked for its id (GetId) twice a second.
+    The loop watches the bus socket for sd-bus already, but python-sdbus says
+    nothing when it closes. So a second epoll of ours watches the same socket for
+    the hang-up alone (EPOLLRDHUP), and the loop watches that epoll: this task
+    sleeps until the bus goes away, with no timer and no wakeup before.
     """
-    dbus = FreedesktopDbus()
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await dbus.get_id()
-        except SdBusBaseError:
-            raise BusLost("the bus went away: its connection is closed") from None
+    bus_socket = os.dup(sdbus.get_default_bus().get_fd())  # ours: sd-bus may close its fd
+    hangup = select.epoll()
+    hangup.register(bus_socket, select.EPOLLRDHUP)
+    loop = asyncio.get_running_loop()
+    gone = loop.create_future()
+    loop.add_reader(hangup.fileno(), lambda: gone.done() or gone.set_result(None))
+    try:
+        await gone
+    finally:
+        loop.remove_reader(hangup.fileno())
+        hangup.close()
+        os.close(bus_socket)
+    raise BusLost("the bus went away: its connection is closed")

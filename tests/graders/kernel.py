@@ -309,7 +309,10 @@ def loop_verdict(
             "a blocking call inside a coroutine stops the whole loop"
         )
     loops = epolls(pid)
-    if len(loops) > 1:
+    watched = loops.get(rest.epfd, set())
+    # An epoll the loop's own epoll watches is one more source (a hang-up watch); one it does
+    # not is a second loop, and the thread waits in only one of them.
+    if [fd for fd in loops if fd != rest.epfd and fd not in watched]:
         return (
             f"why: {len(loops)} event loops (epoll instances), waiting in the one that does not "
             "watch everything: a loop run inside the loop (run_until_complete in a task) "
@@ -320,7 +323,6 @@ def loop_verdict(
             f"why: the loop waits in epoll_wait with a timeout of {rest.timeout_ms} ms, not until "
             "a source is ready: it polls (a retry loop around `await asyncio.sleep(...)`?)"
         )
-    watched = loops.get(rest.epfd, set())
     missing = [name for name, fds in sources.items() if not watched & set(fds)]
     if missing:
         return (
