@@ -39,10 +39,21 @@ def own(item: pytest.Item) -> bool:
     return getattr(function, "__module__", None) == getattr(item.module, "__name__", "")  # type: ignore[attr-defined]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Ideas first, the step's own before those it shares with another step (a stable
-    sort: otherwise in the grader's order)."""
-    items.sort(key=lambda item: (not is_idea(item), not own(item)))
+def grading_one_step(config: pytest.Config) -> bool:
+    """Whether this run grades one step (make check-N, watch, live, a notebook's check),
+    not the whole suite (make test), which neither reorders nor stops at an idea."""
+    return bool(getattr(config, "_grading_one_step", False))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Grading one step: ideas first, the step's own before those it shares with another
+    step (a stable sort: otherwise in the grader's order)."""
+    modules = {item.nodeid.split("::")[0] for item in items}
+    config._grading_one_step = len(modules) == 1 and all(  # type: ignore[attr-defined]
+        "graders/test_step" in module for module in modules
+    )
+    if grading_one_step(config):
+        items.sort(key=lambda item: (not is_idea(item), not own(item)))
 
 
 def why_line(report: pytest.TestReport, name: str) -> str:
@@ -67,7 +78,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     why = why_line(report, getattr(item, "originalname", item.name))
     report.sections.insert(0, ("why", why))
     item.user_properties.append(("why", why))
-    if is_idea(item) and not item.session.shouldstop:
+    if is_idea(item) and grading_one_step(item.config) and not item.session.shouldstop:
         item.session.shouldstop = f"an idea does not hold yet, the rest not run. {why}"
 
 

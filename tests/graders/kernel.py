@@ -277,8 +277,12 @@ def loop_verdict(
     helpers: int = 0,
     helper_sleeps: frozenset[str] = frozenset({"clock_nanosleep", "nanosleep"}),
     wakeups_allowed: int = IDLE_WAKEUPS,
+    own_timer_ms: int = 0,
 ) -> str:
     """Why an idle process is not one event loop waiting for all its sources ("" if it is).
+
+    own_timer_ms: the period of a timer the step itself keeps on the loop (the simulated
+    GPIO button's call_later): epoll_wait's timeout up to it is that timer, not polling.
 
     sources: a name for each source (a socket's path, "the GPIO line") -> its fds; the
     loop's epoll must watch one of each. helpers: threads the step itself has besides the
@@ -318,7 +322,7 @@ def loop_verdict(
             "watch everything: a loop run inside the loop (run_until_complete in a task) "
             "blocks the outer one"
         )
-    if rest.timeout_ms != NO_TIMEOUT:
+    if rest.timeout_ms != NO_TIMEOUT and not 0 <= rest.timeout_ms <= own_timer_ms:
         return (
             f"why: the loop waits in epoll_wait with a timeout of {rest.timeout_ms} ms, not until "
             "a source is ready: it polls (a retry loop around `await asyncio.sleep(...)`?)"

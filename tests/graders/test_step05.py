@@ -29,14 +29,14 @@ def test_one_thread_waits_in_one_epoll_for_the_sockets_and_the_line(
     receiver: Start, tmp_path: Path
 ) -> None:
     """The GPIO line's fd is one more source of the one loop: no thread reads it, no timer
-    polls it. (The simulated line's own thread, the button, sleeps in clock_nanosleep.)"""
+    polls it. (The simulated line's button is a timer of the loop's own, every 500 ms.)"""
     paths = [tmp_path / "load", tmp_path / "sine"]
     program = receiver(*paths, extra=("--gpio", "sim"))
     program.expect(r"^gpio: a simulated line .*not hardware", what="'gpio: a simulated line'")
     kernel.settle(program.pid)  # the line says a line is coming: its pipe may not be there yet
     sources = {path.name: kernel.socket_fds(program.pid, path) for path in paths}
     sources["the GPIO line's fd"] = kernel.gpio_fds(program.pid)
-    why = kernel.loop_verdict(program.pid, sources, helpers=1)
+    why = kernel.loop_verdict(program.pid, sources, own_timer_ms=500)
     assert not why, why
 
 

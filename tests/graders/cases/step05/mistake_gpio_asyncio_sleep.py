@@ -1,5 +1,5 @@
 # replaces: receiver.py
-# why: timeout of 20 ms
+# why: does not watch the GPIO line's fd
 # what: the GPIO task polls the line, `await asyncio.sleep(0.02)` between tries
 import argparse
 import asyncio

@@ -1,5 +1,5 @@
 # replaces: receiver.py
-# why: threads where one event loop needs 2
+# why: threads where one event loop needs 1
 # what: the GPIO line is read in a thread of its own (blocking reads), not by the loop
 import argparse
 import asyncio
