@@ -234,16 +234,20 @@ def open_notebook(page: Any, lab: Lab, name: str) -> None:
     page.goto(f"{lab.url}/lab/tree/{name}.ipynb?reset&token={lab.token}")
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60 * SECOND)
 
-    def kernel_idle() -> bool:
+    def started() -> bool:
         accept_kernel_dialog(page)
-        with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}") as reply:
-            sessions = json.load(reply)
-        return any(
-            s["path"] == f"{name}.ipynb" and s["kernel"]["execution_state"] == "idle"
-            for s in sessions
-        )
+        return kernel_idle(lab, name)
 
-    wait_until(kernel_idle, f"{name}'s kernel to start", timeout=90)
+    wait_until(started, f"{name}'s kernel to start", timeout=90)
+
+
+def kernel_idle(lab: Lab, name: str) -> bool:
+    """The server says the notebook's kernel is idle (started, or restarted)."""
+    with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}") as reply:
+        sessions = json.load(reply)
+    return any(
+        s["path"] == f"{name}.ipynb" and s["kernel"]["execution_state"] == "idle" for s in sessions
+    )
 
 
 def accept_kernel_dialog(page: Any) -> bool:
@@ -476,6 +480,7 @@ def test_run_all_in_jupyterlab(lab: Lab, page: Any, notebook: Path) -> None:
         menu(page, "Kernel", "Restart Kernel…")
         page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
         wait_until(lambda: not started_in(runtime), "the notebook's programs to end")
+        wait_until(lambda: kernel_idle(lab, "02_threads"), "the restarted kernel", timeout=90)
 
 
 def test_an_untouched_notebook_opens_and_closes_unmodified(lab: Lab, page: Any) -> None:
