@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -142,6 +143,8 @@ def make_notebooks(home: Path) -> Iterator[Lab]:
         except (OSError, subprocess.TimeoutExpired, TypeError):
             os.killpg(make.pid, signal.SIGTERM)
             make.wait(timeout=60)
+        with contextlib.suppress(AssertionError):  # make ends at once; JupyterLab once done
+            wait_until(lambda: not marked_processes(marker), "JupyterLab's processes to end")
         leftovers = marked_processes(marker)
         shutil.rmtree(temp, ignore_errors=True)
     after = {p: p.read_bytes() for p in NOTEBOOKS.glob("[0-9][0-9]_*")}
@@ -215,7 +218,11 @@ def shut_down_kernels(lab: Lab) -> None:
         sessions = json.load(reply)
     for session in sessions:
         url = f"{lab.url}/api/sessions/{session['id']}?token={lab.token}"
-        urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=60).close()
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=60).close()
+        except urllib.error.HTTPError as error:  # seen after Kernel > Restart: a 500; the
+            if error.code != 500:  # server's own shutdown at the end still ends that kernel,
+                raise  # and the lab fixture checks that nothing is left
 
 
 @contextlib.contextmanager
