@@ -218,11 +218,20 @@ def shut_down_kernels(lab: Lab) -> None:
         sessions = json.load(reply)
     for session in sessions:
         url = f"{lab.url}/api/sessions/{session['id']}?token={lab.token}"
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=60).close()
-        except urllib.error.HTTPError as error:  # seen after Kernel > Restart: a 500; the
-            if error.code != 500:  # server's own shutdown at the end still ends that kernel,
-                raise  # and the lab fixture checks that nothing is left
+        wait_until(lambda: deleted(url), "the server to shut the kernel down", timeout=90)  # noqa: B023
+
+
+def deleted(url: str) -> bool:
+    """DELETE url: True once done (or gone). Right after Kernel > Restart the server answers
+    500 until the new kernel is up; then it shuts it down."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=60).close()
+    except urllib.error.HTTPError as error:
+        if error.code == 500:
+            return False
+        if error.code != 404:
+            raise
+    return True
 
 
 @contextlib.contextmanager
