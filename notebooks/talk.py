@@ -526,6 +526,8 @@ def _browser_on_loop(
     def setup_then_hop(sources: Any) -> None:
         setup(sources)
         canvas = charts.figure.canvas
+        canvas.header_visible = False  # no "Figure 1": the title says what it is
+        canvas.toolbar_position = "right"  # not over the first chart's y-axis labels
         if canvas in _on_loop:  # the same sources again: setup kept its figure
             return
         _on_loop.add(canvas)

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -142,6 +143,8 @@ def make_notebooks(home: Path) -> Iterator[Lab]:
         except (OSError, subprocess.TimeoutExpired, TypeError):
             os.killpg(make.pid, signal.SIGTERM)
             make.wait(timeout=60)
+        with contextlib.suppress(AssertionError):  # make ends at once; JupyterLab once done
+            wait_until(lambda: not marked_processes(marker), "JupyterLab's processes to end")
         leftovers = marked_processes(marker)
         shutil.rmtree(temp, ignore_errors=True)
     after = {p: p.read_bytes() for p in NOTEBOOKS.glob("[0-9][0-9]_*")}
@@ -215,7 +218,20 @@ def shut_down_kernels(lab: Lab) -> None:
         sessions = json.load(reply)
     for session in sessions:
         url = f"{lab.url}/api/sessions/{session['id']}?token={lab.token}"
+        wait_until(lambda: deleted(url), "the server to shut the kernel down", timeout=90)  # noqa: B023
+
+
+def deleted(url: str) -> bool:
+    """DELETE url: True once done (or gone). Right after Kernel > Restart the server answers
+    500 until the new kernel is up; then it shuts it down."""
+    try:
         urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=60).close()
+    except urllib.error.HTTPError as error:
+        if error.code == 500:
+            return False
+        if error.code != 404:
+            raise
+    return True
 
 
 @contextlib.contextmanager
@@ -234,16 +250,20 @@ def open_notebook(page: Any, lab: Lab, name: str) -> None:
     page.goto(f"{lab.url}/lab/tree/{name}.ipynb?reset&token={lab.token}")
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60 * SECOND)
 
-    def kernel_idle() -> bool:
+    def started() -> bool:
         accept_kernel_dialog(page)
-        with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}") as reply:
-            sessions = json.load(reply)
-        return any(
-            s["path"] == f"{name}.ipynb" and s["kernel"]["execution_state"] == "idle"
-            for s in sessions
-        )
+        return kernel_idle(lab, name)
 
-    wait_until(kernel_idle, f"{name}'s kernel to start", timeout=90)
+    wait_until(started, f"{name}'s kernel to start", timeout=90)
+
+
+def kernel_idle(lab: Lab, name: str) -> bool:
+    """The server says the notebook's kernel is idle (started, or restarted)."""
+    with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}") as reply:
+        sessions = json.load(reply)
+    return any(
+        s["path"] == f"{name}.ipynb" and s["kernel"]["execution_state"] == "idle" for s in sessions
+    )
 
 
 def accept_kernel_dialog(page: Any) -> bool:
@@ -476,6 +496,7 @@ def test_run_all_in_jupyterlab(lab: Lab, page: Any, notebook: Path) -> None:
         menu(page, "Kernel", "Restart Kernel…")
         page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
         wait_until(lambda: not started_in(runtime), "the notebook's programs to end")
+        wait_until(lambda: kernel_idle(lab, "02_threads"), "the restarted kernel", timeout=90)
 
 
 def test_an_untouched_notebook_opens_and_closes_unmodified(lab: Lab, page: Any) -> None:
