@@ -1,5 +1,5 @@
 # replaces: memfd.py
-# what: sizes the memfd with ftruncate and fills it through mmap instead of write()
+# what: sizes the memfd with ftruncate, then fills it with pwrite() at offsets instead of write()
 """Sealed memfds: bytes handed to another process as a file descriptor, not copied.
 
 memfd_create() makes a file that lives in memory only. The sender writes it,
@@ -32,10 +32,10 @@ def sealed(data, name="incoming"):
     """A new memfd holding data, sealed for good; the caller closes it."""
     fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        if data:
-            os.ftruncate(fd, len(data))
-            with mmap.mmap(fd, len(data)) as mapped:
-                mapped[:] = data
+        os.ftruncate(fd, len(data))  # its size first, then the bytes at their offsets
+        view, offset = memoryview(data), 0
+        while offset < len(view):
+            offset += os.pwrite(fd, view[offset:], offset)
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, ALL_SEALS)
     except BaseException:
         os.close(fd)
