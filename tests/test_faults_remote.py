@@ -7,6 +7,7 @@ way, --save still writes the picture it has.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -116,7 +117,8 @@ def test_a_lost_link_still_writes_the_picture(
     with system.sshd() as ssh:
         plot = plot_over_ssh(system, ssh, picture, programs)
         for pid in reversed(sshd_pids(ssh.folder)[1:]):  # the sessions; the listener stays
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # gone with its parent already
+                os.kill(pid, signal.SIGKILL)
         code = plot.wait(timeout=30)
     assert code == 1
     assert len(plot.stderr) == 1 and plot.stderr[0].startswith("lost --host "), plot.stderr
