@@ -322,7 +322,8 @@ def loop_verdict(
             "watch everything: a loop run inside the loop (run_until_complete in a task) "
             "blocks the outer one"
         )
-    if rest.timeout_ms != NO_TIMEOUT and not 0 <= rest.timeout_ms <= own_timer_ms:
+    timeout = rest.timeout_ms
+    if timeout != NO_TIMEOUT and not (timeout is not None and 0 <= timeout <= own_timer_ms):
         return (
             f"why: the loop waits in epoll_wait with a timeout of {rest.timeout_ms} ms, not until "
             "a source is ready: it polls (a retry loop around `await asyncio.sleep(...)`?)"
