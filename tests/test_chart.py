@@ -35,10 +35,12 @@ def test_a_first_value_of_zero_is_a_value(step: table.Step, tmp_path: Path) -> N
 def test_a_saved_picture_is_not_titled_live(step: table.Step, tmp_path: Path) -> None:
     charts = chart_of(step, tmp_path).LiveCharts(save=str(tmp_path / "plot.png"))
     charts.setup(["load", "sine"])
+    charts.draw()  # the title is set by setup() or, from step 13 on (the unit's state), by draw()
     title = charts.figure._suptitle.get_text()
     assert title == "2 sources of org.example.Incoming", title
     charts.headless = False  # as the notebooks' live widget has it
     charts.setup(["load", "sine", "simulated:0"])
+    charts.draw()
     assert charts.figure._suptitle.get_text().endswith(", live")
     charts.plt.close("all")
 
