@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -133,6 +134,14 @@ def make_notebooks(home: Path) -> Iterator[Lab]:
                 url, port = match[1], int(match[2])
                 break
         assert url is not None, f"make notebooks ended (status {make.wait()}) without serving"
+        # Keep reading its log: a pipe nobody reads fills up (64 KiB), and JupyterLab then
+        # blocks in write() on its next log line, every request with it.
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        threading.Thread(
+            target=shutil.copyfileobj,
+            args=(make.stdout, (SHOTS / "make-notebooks.log").open("w")),
+            daemon=True,
+        ).start()
         wait_until(lambda: accepts("127.0.0.1", port), "JupyterLab to accept connections")
         yield Lab("make-notebooks", url, token, marker, home / "my_steps")
     finally:
