@@ -39,8 +39,8 @@ talk.show(5, "receiver.py", "open_gpio", "watch")
 # ## No GPIO here? An honest simulated line
 #
 # Most laptops have no GPIO pins. Without `--gpio CHIP:LINE`, the receiver uses a
-# simulated line that says so: a pipe whose read end is the fd, and a thread that plays
-# the finger on the button. From the fd onward it takes the same path as a real line,
+# simulated line that says so: a pipe whose read end is the fd, and a timer of the
+# event loop's own that plays the finger on the button (no thread). From the fd onward it takes the same path as a real line,
 # down to the `gpiod.EdgeEvent` objects.
 
 # %%
@@ -67,9 +67,9 @@ receiver.show()
 # The timestamps come from the kernel's edge events (here: the simulated button's clock),
 # not from when Python got round to printing them.
 #
-# Threads: the loop's one, asleep in `epoll_wait`, and the simulated button's, asleep
-# between presses. A real line needs no thread of ours: the kernel's GPIO driver writes
-# the events.
+# One thread: the loop's, asleep in `epoll_wait` until a socket, the line's fd or the
+# button's timer is due. A real line needs no timer of ours: the kernel's GPIO driver
+# writes the events.
 
 # %% tags=["threads"]
 receiver.show_threads()

@@ -80,7 +80,7 @@ EXPECTED: dict[str, dict[str, list[Expectation]]] = {
             (r"^receiver \| simulated:0: rising \[\d+ ns\]$", 2),
             (r"^receiver \| simulated:0: falling \[\d+ ns\]$", 2),
         ],
-        "threads": [r"receiver \(pid \d+\): 2 threads\n"],
+        "threads": [r"receiver \(pid \d+\): 1 thread\n"],
         "bad-line": [
             r"receiver \| load: still here",
             r"receiver ! gpio: gpiochip99:3: .*\(want CHIP:LINE",
