@@ -40,8 +40,8 @@ talk.show(5, "receiver.py", "open_gpio", "watch")
 #
 # Most laptops have no GPIO pins. Without `--gpio CHIP:LINE`, the receiver uses a
 # simulated line that says so: a pipe whose read end is the fd, and a timer of the
-# event loop's own that plays the finger on the button (no thread). From the fd onward it takes the same path as a real line,
-# down to the `gpiod.EdgeEvent` objects.
+# event loop's own that plays the finger on the button (no thread). From the fd
+# onward it takes the same path as a real line, down to the `gpiod.EdgeEvent` objects.
 
 # %%
 talk.show(5, "simulated_gpio.py")
