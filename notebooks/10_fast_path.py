@@ -83,7 +83,11 @@ for n in (9, 10):
         timeout=120,
     )
     out = demo.stdout.splitlines()
-    print(*[line for line in out if line.startswith("summary:")], sep="\n")
+    at = next(i for i, line in enumerate(out) if line.startswith("summary:"))
+    wrapped = [out[at]]
+    while at + len(wrapped) < len(out) and out[at + len(wrapped)].startswith("    "):
+        wrapped.append(out[at + len(wrapped)].strip())  # the summary, wrapped at 100 columns
+    print(" ".join(wrapped))
     print(*[line.strip() for line in out if "recvmsg per socket per wakeup" in line])
 
 # %% [markdown]
