@@ -230,28 +230,3 @@ def wait_until(
 
 def thread_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
-
-
-def closed_to_other_users(step: Path) -> str:
-    """Why another user (a service's) cannot run this step's files with our Python, as one
-    line ("" if it can). For a skip with that reason: what this machine or checkout cannot
-    do is not the step's fault (a private ~/my_steps, a pyenv Python under /root)."""
-    from tools import system_bus  # root-only tests need it; the graders import it lazily
-
-    folder = step.resolve()
-    closed = [each for each in (folder, *folder.parents) if not os.stat(each).st_mode & 0o001]
-    if closed:
-        return (
-            f"{closed[-1]} is private (mode {os.stat(closed[-1]).st_mode & 0o777:o}): other users "
-            f"cannot reach {folder.name}; grade a copy other users can read (e.g. under /tmp)"
-        )
-    unreadable = [
-        path.name for path in (folder, *folder.glob("*.py")) if not os.stat(path).st_mode & 0o004
-    ]
-    if unreadable:
-        return f"other users cannot read {', '.join(unreadable)} in {folder} (chmod o+r)"
-    try:
-        system_bus.python_for_everyone()
-    except system_bus.Unavailable as why:
-        return f"no Python other users can run: {why}"
-    return ""

@@ -37,8 +37,6 @@ from pathlib import Path
 
 from tools import bus
 from tools.other_users import Unreachable, python_for_everyone, stage, temp_base
-from tools.other_users import reachable_by_everyone as reachable_by_everyone  # moved there
-from tools.other_users import searchable as searchable  # moved there
 
 SERVICE_USER = "incoming"  # the user step 11's sysusers file makes, and its policy names
 VIEWER = "incoming-viewer"  # someone else: who plots, locally or over ssh
