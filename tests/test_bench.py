@@ -24,6 +24,7 @@ PIPELINE = [f"{s}/{m}" for s in STEPS for m in ["throughput", "latency-p50", "la
 PIPELINE.append(f"{pipeline.CEILING}/throughput")
 BREAKDOWN = [f"{s}/{k}" for s in STEPS for k in [*breakdown.KINDS, *breakdown.CPU, "wakeups"]]
 COUNTED = {*breakdown.KINDS, "sleeps", "writes untraced"}  # counts per message: may be 0
+SPLIT = {"cpu server user", "cpu server system"}  # sampled by clock ticks: one may get none
 COST_PAIRS = ["sdbus->sdbus", "sdbus->dbus-fast", "sdbus->dbus-python"]
 METRICS = ["client/ctxsw", "server/ctxsw", "daemon/ctxsw", "total/ctxsw"]
 STRACE = ["client/syscalls", "server/syscalls", "daemon/syscalls"]
@@ -79,11 +80,16 @@ def test_every_figure_is_measured_and_positive(quick: tuple[dict, Path, str]) ->
             figure = found.get((section, name))
             assert figure is not None, f"no figure {section}/{name}; skipped: {data['skipped']}"
     for (section, name), figure in found.items():
-        if section == "breakdown" and name.split("/")[1] in COUNTED:  # may be none of a kind
+        if section == "breakdown" and name.split("/")[1] in COUNTED | SPLIT:  # may be none
             assert figure["median"] >= 0, f"{section}/{name} is negative: {figure}"
             continue
         assert figure["median"] > 0, f"{section}/{name} is not positive: {figure}"
         assert figure["repeats"] and all(v > 0 for v in figure["repeats"]), figure
+    for step in STEPS:  # the split's two parts add up to the server's CPU time, which is not 0
+        user, system = (
+            found["breakdown", f"{step}/cpu server {part}"]["median"] for part in ["user", "system"]
+        )
+        assert system + user > 0, f"{step}: the server used no CPU time: {user} + {system} µs/msg"
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""chart.py (steps 08-11, identical): what a chart shows is what its first message says."""
+"""chart.py (steps 08-13): what a chart shows is what its first message says; where its axis is."""
 
 from __future__ import annotations
 
@@ -65,4 +65,25 @@ def test_the_time_axis_starts_where_every_chart_has_points(
     first_busy = charts.series["busy"].times[0]
     assert first_busy == pytest.approx(10.0) and charts.series["quiet"].times[0] == 0
     assert (left, right) == pytest.approx((first_busy, (ticks - 1) / 10)), (left, right)
+    charts.plt.close("all")
+
+
+def test_a_marker_before_the_first_points_is_on_the_axis(tmp_path: Path) -> None:
+    """Step 13: the service stopped while the client was still asking it for its sources; the
+    charts began after it came back. The marker of that stop is on the axis all the same."""
+    (step,) = [s for s in PLOTTING if s.n == 13]
+    chart = chart_of(step, tmp_path)
+    charts = chart.LiveCharts(save=str(tmp_path / "plot.png"))
+    charts.marks.append(2.0)  # marked while there were no charts yet
+    charts.setup(["busy"])
+    for tick in range(30, 60):  # it came back at 3 s
+        charts.series["busy"].add(tick / 10, f"{tick % 7}")
+    charts.draw()
+    left, right = charts.axes["busy"][0].get_xlim()
+    assert left <= 2.0 < right, f"the marker at 2.0 s is off the axis ({left:.1f}..{right:.1f} s)"
+    for tick in range(60, 60 + chart.WINDOW):  # a full window later, it has scrolled past
+        charts.series["busy"].add(tick / 10, f"{tick % 7}")
+    charts.draw()
+    left, _ = charts.axes["busy"][0].get_xlim()
+    assert left > 2.0, f"a full window later the axis still starts at {left:.1f} s"
     charts.plt.close("all")

@@ -130,13 +130,14 @@ class LiveCharts:
 
     def _time_span(self):
         """The seconds every chart has points for. A chart keeps its last WINDOW points: a
-        busy source's span less time than a quiet one's, and would start mid-axis."""
+        busy source's span less time than a quiet one's, and would start mid-axis. The
+        markers count too, until a full chart's window has moved past them."""
         kept = [series.times for series in self.series.values() if len(series.times) > 1]
         if not kept:
             return None
         full = [times[0] for times in kept if len(times) == WINDOW]
-        start = max(full) if full else min(times[0] for times in kept)
-        end = max(times[-1] for times in kept)
+        start = max(full) if full else min([times[0] for times in kept] + self.marks)
+        end = max([times[-1] for times in kept] + self.marks)
         return (start, end) if end > start else None
 
     def _frame(self):
