@@ -89,7 +89,6 @@ class Saves:
                     step=STEP_MS,
                     force_polling=self.poll,
                     poll_delay_ms=POLL_MS,
-                    raise_interrupt=False,
                 ):
                     yield {Path(path) for _, path in batch}
                 return
