@@ -75,7 +75,9 @@ class Remote:
         self.ssh_said.seek(0)
         lines = self.ssh_said.read().decode(errors="replace").splitlines()
         if not lines:
-            return f"--host {self.host}: the ssh connection ended (ssh said nothing)"
+            return (
+                f"--host {self.host}: the connection over ssh ended (ssh said nothing)"
+            )
         for clue, reason in REASONS:
             if any(clue in line for line in lines):
                 return f"--host {self.host}: {reason} ({lines[-1].strip()})"
