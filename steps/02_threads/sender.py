@@ -32,7 +32,7 @@ def main():
                 sock.sendto(line, path)
             except (FileNotFoundError, ConnectionRefusedError):
                 sys.exit(f"sender.py: nobody is listening on {path}")
-            except OSError as error:  # e.g. too long for one datagram: skip just this line
+            except OSError as error:  # e.g. too long for a datagram: skip this line
                 print(f"sender.py: line not sent: {error.strerror}", file=sys.stderr)
     except (EOFError, KeyboardInterrupt):
         pass

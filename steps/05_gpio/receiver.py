@@ -52,14 +52,19 @@ def open_gpio(spec):
     path = chip if chip.startswith("/") else f"/dev/{chip}"
     settings = gpiod.LineSettings(
         edge_detection=Edge.BOTH,
-        debounce_period=timedelta(milliseconds=1),  # a real button bounces: raise this for one
-        event_clock=Clock.REALTIME,  # timestamps in ns since the epoch, like time.time_ns()
+        debounce_period=timedelta(milliseconds=1),  # a real button bounces: raise it
+        event_clock=Clock.REALTIME,  # ns since the epoch, like time.time_ns()
     )
     try:
-        request = gpiod.request_lines(path, consumer="incoming", config={line: settings})
+        request = gpiod.request_lines(
+            path, consumer="incoming", config={line: settings}
+        )
     except (OSError, ValueError) as error:  # no such chip or line, busy, no permission
         reason = getattr(error, "strerror", None) or error
-        print(f"gpio: {spec}: {reason} (want CHIP:LINE, e.g. gpiochip0:17)", file=sys.stderr)
+        print(
+            f"gpio: {spec}: {reason} (want CHIP:LINE, e.g. gpiochip0:17)",
+            file=sys.stderr,
+        )
         return None, None
     return request, f"{os.path.basename(path)}:{line}"
 
@@ -81,8 +86,12 @@ async def read_can(name, can_bus):
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*", default=["incoming"])
-    parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
-    parser.add_argument("--can", metavar="IFACE", help="a CAN interface, e.g. can0 or vcan0")
+    parser.add_argument(
+        "--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim"
+    )
+    parser.add_argument(
+        "--can", metavar="IFACE", help="a CAN interface, e.g. can0 or vcan0"
+    )
     args = parser.parse_args()
     names = args.names
     paths = [dgram.path_for(name) for name in names]

@@ -14,7 +14,7 @@ Run:    python3 receiver.py load sine      (the server, unchanged from step 06)
 import signal
 
 if __name__ == "__main__":  # run, not imported (by a notebook, say):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a Ctrl-C now just stops it, quietly
 
 import asyncio
 import sys
@@ -34,7 +34,10 @@ async def print_messages(incoming):
 
 async def print_sources(incoming):
     try:
-        print(f"the server listens on: {', '.join(await incoming.get_incoming())}", flush=True)
+        print(
+            f"the server listens on: {', '.join(await incoming.get_incoming())}",
+            flush=True,
+        )
     except DbusFailedError as error:  # gone again before it could answer
         print(f"GetIncoming failed: {error}", flush=True)
 
@@ -58,7 +61,7 @@ async def main():
         asyncio.create_task(follow_server(dbus, incoming)),
         asyncio.create_task(watch_bus()),  # BusLost: the bus went away
     ]
-    await asyncio.sleep(0)  # let both subscribe first: the bus keeps our messages in order
+    await asyncio.sleep(0)  # both subscribe first: the bus keeps our messages in order
     if await dbus.name_has_owner(NAME):
         await print_sources(incoming)
     else:

@@ -42,7 +42,8 @@ class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
 
 
 def open_session_bus():
-    """The session bus, $DBUS_SESSION_BUS_ADDRESS: sdbus would pick the system bus for root."""
+    """The session bus, $DBUS_SESSION_BUS_ADDRESS: for root, sdbus would pick
+    the system bus."""
     try:
         bus = sdbus.sd_bus_open_user()
     except SdBusLibraryError:
@@ -83,7 +84,7 @@ async def watch_bus():
     the hang-up alone (EPOLLRDHUP), and the loop watches that epoll: this task
     sleeps until the bus goes away, with no timer and no wakeup before.
     """
-    bus_socket = os.dup(sdbus.get_default_bus().get_fd())  # ours: sd-bus may close its fd
+    bus_socket = os.dup(sdbus.get_default_bus().get_fd())  # sd-bus may close its own fd
     hangup = select.epoll()
     hangup.register(bus_socket, select.EPOLLRDHUP)
     loop = asyncio.get_running_loop()

@@ -45,7 +45,7 @@ class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
         super().__init__()
         self.sources = sources
         self.history = deque(maxlen=RECENT)  # one JSON line each, oldest first
-        self.snapshot = None  # a sealed memfd of the history, shared until the history changes
+        self.snapshot = None  # a sealed memfd of the history, shared until it changes
 
     @dbus_method_async(result_signature="as")
     async def get_incoming(self) -> list[str]:
@@ -67,11 +67,13 @@ class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
 
     @dbus_method_async(result_signature="h")
     async def recent_fd(self) -> int:
-        # sealed, so nobody can change it: every caller can have the same one. One memfd
-        # per history, not per call: a caller who never reads its replies pins only that.
+        # sealed, so nobody can change it: every caller can have the same one. One
+        # memfd per history, not per call: a caller who never reads its replies pins
+        # only that.
         if self.snapshot is None:
             self.snapshot = memfd.sealed(b"".join(self.history))
-        asyncio.get_running_loop().call_soon(sdbus.get_default_bus().process)  # as in recent()
+        # as in recent()
+        asyncio.get_running_loop().call_soon(sdbus.get_default_bus().process)
         return self.snapshot  # sd-bus puts a duplicate of it in the reply
 
     def remember(self, line):
@@ -83,7 +85,8 @@ class Incoming(DbusInterfaceCommonAsync, interface_name="org.example.Incoming"):
 
 
 def open_session_bus():
-    """The session bus, $DBUS_SESSION_BUS_ADDRESS: sdbus would pick the system bus for root."""
+    """The session bus, $DBUS_SESSION_BUS_ADDRESS: for root, sdbus would pick
+    the system bus."""
     try:
         bus = sdbus.sd_bus_open_user()
     except SdBusLibraryError:
@@ -96,7 +99,7 @@ def open_session_bus():
 
 
 def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0)):
-    """Emit Message and MessageFrom, and see that they leave even when the bus socket is full.
+    """Emit Message and MessageFrom; see that they leave even if the bus socket is full.
 
     sender is (pid, uid, gid), from the kernel; (0, 0, 0) when no process sent it.
 
@@ -112,7 +115,9 @@ def publish(incoming, source, timestamp_ns, text, sender=(0, 0, 0)):
         incoming.message_from.emit((source, timestamp_ns, *sender, text))
     except SdBusLibraryError:  # the bus went away: watch_bus() notices, and says so
         pass
-    incoming.remember(json.dumps([source, timestamp_ns, *sender, text]).encode() + b"\n")
+    incoming.remember(
+        json.dumps([source, timestamp_ns, *sender, text]).encode() + b"\n"
+    )
     try:
         sdbus.get_default_bus().process()
     except SdBusLibraryError:  # the bus went away: watch_bus() notices, and says so
@@ -131,7 +136,7 @@ async def watch_bus():
     the hang-up alone (EPOLLRDHUP), and the loop watches that epoll: this task
     sleeps until the bus goes away, with no timer and no wakeup before.
     """
-    bus_socket = os.dup(sdbus.get_default_bus().get_fd())  # ours: sd-bus may close its fd
+    bus_socket = os.dup(sdbus.get_default_bus().get_fd())  # sd-bus may close its own fd
     hangup = select.epoll()
     hangup.register(bus_socket, select.EPOLLRDHUP)
     loop = asyncio.get_running_loop()

@@ -32,7 +32,11 @@ class Series:
         self.recent.append(seconds)
         while self.recent[0] <= seconds - 1:
             self.recent.popleft()
-        value = {"edges": EDGES.get(text), "values": _number(text), "rate": len(self.recent)}
+        value = {
+            "edges": EDGES.get(text),
+            "values": _number(text),
+            "rate": len(self.recent),
+        }
         if value[self.kind] is not None:
             self.times.append(seconds)
             self.values.append(value[self.kind])
@@ -50,7 +54,7 @@ def _number(text):
 class LiveCharts:
     def __init__(self, save=None):
         screen = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-        backend = str(matplotlib.get_backend(auto_select=False))  # "%matplotlib widget"?
+        backend = str(matplotlib.get_backend(auto_select=False))  # %matplotlib widget?
         in_jupyter = "ipympl" in backend or "widget" in backend
         headless = save or not (screen or in_jupyter)
         if headless:
@@ -67,11 +71,14 @@ class LiveCharts:
         if list(self.series) == list(sources):
             return
         self.plt.close("all")
-        height = min(6, 2 + 1.3 * len(sources))  # 600 px at most: a 720 px screen keeps the toolbar
+        # 600 px at most: on a 720 px screen the toolbar still fits
+        height = min(6, 2 + 1.3 * len(sources))
         self.figure, axes = self.plt.subplots(
             len(sources), 1, sharex=True, squeeze=False, figsize=(8, height), dpi=100
         )
-        self.axes = {source: (ax[0], ax[0].plot([], [])[0]) for source, ax in zip(sources, axes)}
+        self.axes = {
+            source: (ax[0], ax[0].plot([], [])[0]) for source, ax in zip(sources, axes)
+        }
         self.series = {source: Series() for source in sources}
         live = "" if self.headless else ", live"  # a picture is not live
         self.figure.suptitle(f"{len(sources)} sources of org.example.Incoming{live}")
@@ -97,11 +104,13 @@ class LiveCharts:
             line.set_drawstyle("steps-post" if series.kind == "edges" else "default")
             skipped = f", {series.skipped} skipped" if series.skipped else ""
             unit = {"rate": " (messages/s)", None: ""}.get(series.kind, "")
-            ax.set_title(f"{source}{unit}: {series.received} messages{skipped}", fontsize=9)
+            ax.set_title(
+                f"{source}{unit}: {series.received} messages{skipped}", fontsize=9
+            )
             ax.relim()
             ax.autoscale_view()
         if span := self._time_span():
-            ax.set_xlim(*span)  # the charts share their time axis: one call sets them all
+            ax.set_xlim(*span)  # the charts share their time axis: this sets them all
         self.figure.tight_layout()
         self.figure.canvas.draw_idle()
         self.figure.canvas.flush_events()
@@ -110,9 +119,12 @@ class LiveCharts:
         return True
 
     def _time_span(self):
-        """The seconds every chart has points for. A chart keeps its last WINDOW points: a
-        busy source's span less time than a quiet one's, and would start mid-axis."""
-        kept = [series.times for series in self.series.values() if len(series.times) > 1]
+        """The seconds every chart has points for. A chart keeps its last WINDOW
+        points: a busy source's span less time than a quiet one's, and would start
+        mid-axis."""
+        kept = [
+            series.times for series in self.series.values() if len(series.times) > 1
+        ]
         if not kept:
             return None
         full = [times[0] for times in kept if len(times) == WINDOW]
@@ -125,15 +137,18 @@ class LiveCharts:
 
         self.figure.canvas.draw()
         size = self.figure.canvas.get_width_height()
-        rgba = Image.frombuffer("RGBA", size, self.figure.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        rgba = Image.frombuffer(
+            "RGBA", size, self.figure.canvas.buffer_rgba(), "raw", "RGBA", 0, 1
+        )
         return rgba.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE)
 
     def save(self):
         """Write the picture (PNG) or the animation (GIF) of what was drawn."""
         self.draw()
         if self.frames:
-            self.frames[0].save(
-                self.save_to, save_all=True, append_images=self.frames[1:], duration=100, loop=0
+            first, *others = self.frames
+            first.save(
+                self.save_to, save_all=True, append_images=others, duration=100, loop=0
             )
         else:
             self.figure.savefig(self.save_to)

@@ -18,7 +18,7 @@ Run:    python3 receiver.py load sine      (the server of this step)
 import signal
 
 if __name__ == "__main__":  # run, not imported (by a notebook, say):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a Ctrl-C now just stops it, quietly
 
 import argparse
 import asyncio
@@ -27,7 +27,15 @@ import time
 
 import chart
 import dgram
-from interface import NAME, PATH, BusLost, Incoming, open_session_bus, open_system_bus, watch_bus
+from interface import (
+    NAME,
+    PATH,
+    BusLost,
+    Incoming,
+    open_session_bus,
+    open_system_bus,
+    watch_bus,
+)
 from remote import Remote
 from sdbus.exceptions import DbusAccessDeniedError, DbusFailedError, SdBusBaseError
 from sdbus_async.dbus_daemon import FreedesktopDbus
@@ -38,7 +46,8 @@ async def feed_charts(incoming, charts):
         latency_ms = (time.time_ns() - timestamp_ns) / 1e6
         sender = f"pid {pid}, uid {uid}, gid {gid}" if pid else "no process"
         print(
-            f"{source}: {text}  (from {sender}; {latency_ms:.2f} ms after the kernel)", flush=True
+            f"{source}: {text}  (from {sender}; {latency_ms:.2f} ms after the kernel)",
+            flush=True,
         )
         charts.add(source, timestamp_ns, text)
 
@@ -51,7 +60,8 @@ def refused(error):
             '"method_call"/>, and no <allow send_member="GetIncoming"/> for it there'
             " (is org.example.Incoming.conf in /etc/dbus-1/system.d/ there?)"
         )
-    return f"GetIncoming: refused by the server: not flagged unprivileged? ({error})"  # sd-bus
+    # sd-bus, in the server
+    return f"GetIncoming: refused by the server: not flagged unprivileged? ({error})"
 
 
 async def setup_charts(incoming, charts):
@@ -83,41 +93,55 @@ async def redraw(charts, fps=10):
 async def main():
     dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     parser = argparse.ArgumentParser()
-    parser.add_argument("--save", help="write a picture (.png) or an animation (.gif) instead")
-    parser.add_argument("--seconds", type=float, default=10, help="how long to collect for --save")
-    parser.add_argument("--system", action="store_true", help="this machine's system bus")
-    parser.add_argument("--host", help="[USER@]HOST[:PORT]: HOST's system bus, over ssh")
+    parser.add_argument(
+        "--save", help="write a .png picture or a .gif animation instead"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10, help="how long to collect for --save"
+    )
+    parser.add_argument("--system", action="store_true", help="the local system bus")
+    parser.add_argument("--host", help="[USER@]HOST[:PORT]: its system bus, over ssh")
     args = parser.parse_args()
     charts = chart.LiveCharts(save=args.save)
     remote = Remote(args.host) if args.host else None
     if remote is None:
         open_system_bus() if args.system else open_session_bus()
-    where = f" on {args.host}'s system bus" if args.host else " on the system bus" * args.system
+    where = " on the system bus" * args.system
+    if args.host:
+        where = f" on {args.host}'s system bus"
     incoming = Incoming.new_proxy(NAME, PATH)
     dbus = FreedesktopDbus()  # the bus itself: who owns which name
     tasks = [  # a task nothing references is garbage-collected mid-flight: keep them
         asyncio.create_task(feed_charts(incoming, charts)),
         asyncio.create_task(follow_server(dbus, incoming, charts)),
     ]
-    await asyncio.sleep(0)  # let both subscribe first: the bus keeps our messages in order
+    await asyncio.sleep(0)  # both subscribe first: the bus keeps our messages in order
     try:
         present = await dbus.name_has_owner(NAME)
     except SdBusBaseError as error:  # the bus never answered: over ssh, ssh says why
         for task in tasks:  # they failed the same way: this one line says it for them
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        raise SystemExit(remote.why() if remote else f"the bus failed: {error}") from None
+        raise SystemExit(
+            remote.why() if remote else f"the bus failed: {error}"
+        ) from None
     if present:
         await setup_charts(incoming, charts)
     elif where:  # one line, and we wait: a service restarting is not an error
-        print(f"waiting for {NAME} to appear{where} (is incoming.service running?)", flush=True)
+        print(
+            f"waiting for {NAME} to appear{where} (is incoming.service running?)",
+            flush=True,
+        )
     else:
         print(f"waiting for {NAME} to appear", flush=True)
     drawing = asyncio.create_task(redraw(charts))
-    lost = asyncio.create_task(remote.lost() if remote else watch_bus())  # ssh, or the bus
+    # ssh, or the bus
+    lost = asyncio.create_task(remote.lost() if remote else watch_bus())
     tasks += [drawing, lost]
     timeout = args.seconds if charts.headless else None  # a window: until it is closed
-    await asyncio.wait([drawing, lost], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        [drawing, lost], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
     if charts.headless and charts.figure is not None:
         charts.save()  # what we have, even if the bus or the link went away
         print(f"wrote {charts.save_to}", flush=True)

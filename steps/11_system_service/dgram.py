@@ -12,9 +12,9 @@ import sys
 import tempfile
 
 MAX_SIZE = 1024  # bytes: a longer datagram is cut off (and we say so)
-# Control characters (NUL, newline, escape...) shown as \x00, \x0a...: a NUL would cut the
-# text short on D-Bus, a newline would make two lines of one datagram, an escape would
-# drive the terminal. str.translate() table: code point -> its escape.
+# Control characters (NUL, newline, escape...) shown as \x00, \x0a...: a NUL would
+# cut the text short on D-Bus, a newline would make two lines of one datagram, an
+# escape would drive the terminal. str.translate() table: code point -> its escape.
 CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
 
 
@@ -23,7 +23,7 @@ def path_for(name):
     if "/" in name:
         return name
     folder = os.environ.get("XDG_RUNTIME_DIR", "")
-    if not os.path.isdir(folder):  # unset, or gone (no login session): a folder of our own
+    if not os.path.isdir(folder):  # unset, or gone (no login session): our own folder
         folder = os.path.join(tempfile.gettempdir(), f"incoming-{os.getuid()}")
     os.makedirs(folder, mode=0o700, exist_ok=True)
     if os.stat(folder).st_uid != os.getuid():
@@ -73,20 +73,19 @@ def describe(data, flags):
 
 
 def stop_on_signals():
-    """SIGTERM and SIGHUP (a closed terminal or tmux window) end the program the way Ctrl-C does.
+    """SIGTERM and SIGHUP (a closed terminal or tmux window) act like Ctrl-C.
 
     Both are turned into a SIGINT, so asyncio.run(), which catches Ctrl-C itself,
     cancels its tasks cleanly instead of being interrupted wherever it stands.
     """
-    signal.signal(
-        signal.SIGINT, signal.default_int_handler
-    )  # even if we were started with it ignored
+    # even if we were started with it ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for signum in signal.SIGTERM, signal.SIGHUP:
         signal.signal(signum, lambda signum, frame: signal.raise_signal(signal.SIGINT))
 
 
 def ctrl_c_once():
-    """Call first thing in main(): one Ctrl-C stops the program; more, while it stops, are ignored.
+    """Call first thing in main(): one Ctrl-C stops the program, any more are ignored.
 
     asyncio.run() cancels main() on the first Ctrl-C, but turns a second one into a
     KeyboardInterrupt wherever the program stands (often inside a task, which then

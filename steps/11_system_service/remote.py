@@ -26,11 +26,11 @@ from sdbus_async.dbus_daemon import FreedesktopDbus
 # What ssh (or the shell, or the bridge, over there) says, and what it means for us.
 REASONS = [
     ("Could not resolve hostname", "unknown host"),
-    ("Host key verification failed", "ssh does not know this host's key (ssh to it once)"),
+    ("Host key verification failed", "ssh does not know this host's key (ssh in once)"),
     ("Permission denied", "ssh: the host refused our key"),
     ("Connection refused", "no ssh server there"),
     ("Connection timed out", "no answer from there"),
-    ("systemd-stdio-bridge: not found", "no systemd-stdio-bridge there (is systemd installed?)"),
+    ("systemd-stdio-bridge: not found", "no systemd-stdio-bridge there (no systemd?)"),
     ("systemd-stdio-bridge: command not found", "no systemd-stdio-bridge there"),
     ("Failed to connect to bus", "no system bus there (is dbus running?)"),
 ]
@@ -43,7 +43,7 @@ class Remote:
         self.host = host
         self.ssh_said = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as ssh)
         ours = os.dup(2)
-        os.dup2(self.ssh_said.fileno(), 2)  # ssh starts now, and keeps this as its stderr
+        os.dup2(self.ssh_said.fileno(), 2)  # ssh starts now: this is its stderr
         try:
             self.bus = sdbus.sd_bus_open_system_remote(host)
         finally:
@@ -52,7 +52,7 @@ class Remote:
         sdbus.set_default_bus(self.bus)
 
     async def lost(self, every=1.0, patience=3.0):
-        """Ask the bus something every second; raise BusLost once the link is gone or stalls.
+        """Ping the bus every second; raise BusLost once the link is gone or stalls.
 
         A stalled link (the host frozen, a cable pulled) never says it ended: a
         question unanswered for `patience` seconds is how we see it.
@@ -64,7 +64,8 @@ class Remote:
                 await asyncio.wait_for(dbus.get_id(), patience)
             except TimeoutError:
                 raise BusLost(
-                    f"--host {self.host}: the link stalled: no answer over ssh for {patience:.0f} s"
+                    f"--host {self.host}: the link stalled:"
+                    f" no answer over ssh for {patience:.0f} s"
                 ) from None
             except SdBusBaseError:
                 raise BusLost(f"lost {self.why()}") from None
@@ -74,7 +75,9 @@ class Remote:
         self.ssh_said.seek(0)
         lines = self.ssh_said.read().decode(errors="replace").splitlines()
         if not lines:
-            return f"--host {self.host}: the connection over ssh ended (ssh said nothing)"
+            return (
+                f"--host {self.host}: the connection over ssh ended (ssh said nothing)"
+            )
         for clue, reason in REASONS:
             if any(clue in line for line in lines):
                 return f"--host {self.host}: {reason} ({lines[-1].strip()})"

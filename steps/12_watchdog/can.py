@@ -15,22 +15,25 @@ import sys
 
 FRAME_SIZE = 16  # struct can_frame: u32 can_id, u8 len, 3 padding bytes, data[8]
 FD_FRAME_SIZE = 72  # struct canfd_frame: a CAN FD frame, with up to 64 bytes of data
-EFF, RTR, ERR = 0x80000000, 0x40000000, 0x20000000  # can_id's flags: extended, remote, error
+# can_id's flags: extended, remote, error
+EFF, RTR, ERR = 0x80000000, 0x40000000, 0x20000000
 SOL_CAN_RAW = 101  # <linux/can.h>, <linux/can/raw.h>: Python names neither option
 CAN_RAW_ERR_FILTER, CAN_RAW_FD_FRAMES = 2, 5
 SO_RCVBUFFORCE, SO_RXQ_OVFL = 33, 40  # <asm/socket.h>: Python names neither
 
 
 class CanSocket:
-    """A raw CAN socket bound to one interface; like a gpiod line request, it has an fd."""
+    """A raw CAN socket bound to one interface: like a gpiod line request, an fd."""
 
     def __init__(self, iface):
         self.sock = socket.socket(socket.AF_CAN, socket.SOCK_RAW, socket.CAN_RAW)
         try:
-            self.sock.setsockopt(SOL_CAN_RAW, CAN_RAW_ERR_FILTER, 0x1FFFFFFF)  # error frames too
-            self.sock.setsockopt(SOL_CAN_RAW, CAN_RAW_FD_FRAMES, 1)  # CAN FD frames too, to say so
-            self.make_room(1 << 20)  # CAN has no flow control: a full buffer drops frames
-            self.sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)  # so count what did not fit
+            # error frames too; CAN FD frames too, to say so
+            self.sock.setsockopt(SOL_CAN_RAW, CAN_RAW_ERR_FILTER, 0x1FFFFFFF)
+            self.sock.setsockopt(SOL_CAN_RAW, CAN_RAW_FD_FRAMES, 1)
+            # CAN has no flow control: a full buffer drops frames (and we count those)
+            self.make_room(1 << 20)
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
             self.sock.bind((iface,))
         except OSError:
             self.sock.close()
@@ -39,7 +42,8 @@ class CanSocket:
         self.dropped = 0
 
     def make_room(self, size):
-        """A receive buffer for a burst: root may pass net.core.rmem_max, as candump -r does."""
+        """A receive buffer for a burst: root may pass net.core.rmem_max, as
+        candump -r does."""
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
         except PermissionError:  # not root: the kernel caps this at net.core.rmem_max
@@ -48,15 +52,19 @@ class CanSocket:
     def read(self):
         """The next frame in candump notation, e.g. 123#DEADBEEF, or what went wrong."""
         try:
-            frame, ancillary, _, _ = self.sock.recvmsg(FD_FRAME_SIZE, socket.CMSG_SPACE(4))
+            frame, ancillary, _, _ = self.sock.recvmsg(
+                FD_FRAME_SIZE, socket.CMSG_SPACE(4)
+            )
         except OSError as error:  # the interface went down, or away
             return f"({error.strerror})"
         text = describe(frame)
         for level, kind, data in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL:
                 (dropped,) = struct.unpack("=I", data)
-                if dropped != self.dropped:  # the kernel's count of frames that found no room
-                    text = f"({dropped - self.dropped} frames dropped before this one) {text}"
+                # the kernel's count of frames that found no room
+                if dropped != self.dropped:
+                    lost = dropped - self.dropped
+                    text = f"({lost} frames dropped before this one) {text}"
                     self.dropped = dropped
         return text
 
@@ -70,18 +78,20 @@ def open_can(iface):
     except OSError as error:  # no such interface, not a CAN one, no permission
         reason = f"{error.strerror} (want a CAN interface, e.g. can0 or vcan0)"
         if error.errno == errno.EAFNOSUPPORT:
-            reason = "this kernel has no CAN support (socket(AF_CAN) failed; modprobe can-raw?)"
+            reason = (
+                "this kernel has no CAN support"
+                " (socket(AF_CAN) failed; modprobe can-raw?)"
+            )
     print(f"can: {iface}: {reason}", file=sys.stderr)
     return None
 
 
 def describe(frame):
-    """One frame in candump notation, or a notice for what is not a classic data frame."""
+    """One frame in candump notation, or a notice if it is not a classic data frame."""
     can_id, length = struct.unpack_from("=IB", frame)
     if len(frame) != FRAME_SIZE:
-        return (
-            f"(a CAN FD frame, id {can_id & 0x1FFFFFFF:X}, {length} bytes: classic CAN only here)"
-        )
+        can_id &= 0x1FFFFFFF
+        return f"(a CAN FD frame, id {can_id:X}, {length} bytes: classic CAN only here)"
     data = frame[8 : 8 + length].hex().upper()
     if can_id & ERR:
         return f"(an error frame, not data) {can_id & (ERR | 0x1FFFFFFF):08X}#{data}"

@@ -36,7 +36,11 @@ class SimulatedLine:
 
     def read_edge_events(self):
         events = []
-        for timestamp_ns, edge in RECORD.iter_unpack(os.read(self.fd, RECORD.size * 16)):
+        for timestamp_ns, edge in RECORD.iter_unpack(
+            os.read(self.fd, RECORD.size * 16)
+        ):
             self._seqno += 1
-            events.append(gpiod.EdgeEvent(edge, timestamp_ns, 0, self._seqno, self._seqno))
+            events.append(
+                gpiod.EdgeEvent(edge, timestamp_ns, 0, self._seqno, self._seqno)
+            )
         return events

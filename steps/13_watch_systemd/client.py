@@ -14,14 +14,14 @@ as before.
 Run:    python3 receiver.py load sine      (the server of this step)
         python3 client.py                  (a live window, if there is a display)
         python3 client.py --save plot.png --seconds 10       (a picture; or .gif)
-        python3 client.py --host pi@board  (the server of board's system bus, and its unit)
+        python3 client.py --host pi@board  (board's system bus: its server and unit)
 Watch:  busctl tree org.freedesktop.systemd1   (systemd's objects: one per unit)
 """
 
 import signal
 
 if __name__ == "__main__":  # run, not imported (by a notebook, say):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a Ctrl-C now just stops it, quietly
 
 import argparse
 import asyncio
@@ -30,7 +30,15 @@ import time
 
 import chart
 import dgram
-from interface import NAME, PATH, BusLost, Incoming, open_session_bus, open_system_bus, watch_bus
+from interface import (
+    NAME,
+    PATH,
+    BusLost,
+    Incoming,
+    open_session_bus,
+    open_system_bus,
+    watch_bus,
+)
 from remote import Remote
 from sdbus.exceptions import DbusAccessDeniedError, DbusFailedError, SdBusBaseError
 from sdbus_async.dbus_daemon import FreedesktopDbus
@@ -42,7 +50,8 @@ async def feed_charts(incoming, charts):
         latency_ms = (time.time_ns() - timestamp_ns) / 1e6
         sender = f"pid {pid}, uid {uid}, gid {gid}" if pid else "no process"
         print(
-            f"{source}: {text}  (from {sender}; {latency_ms:.2f} ms after the kernel)", flush=True
+            f"{source}: {text}  (from {sender}; {latency_ms:.2f} ms after the kernel)",
+            flush=True,
         )
         charts.add(source, timestamp_ns, text)
 
@@ -55,7 +64,8 @@ def refused(error):
             '"method_call"/>, and no <allow send_member="GetIncoming"/> for it there'
             " (is org.example.Incoming.conf in /etc/dbus-1/system.d/ there?)"
         )
-    return f"GetIncoming: refused by the server: not flagged unprivileged? ({error})"  # sd-bus
+    # sd-bus, in the server
+    return f"GetIncoming: refused by the server: not flagged unprivileged? ({error})"
 
 
 async def setup_charts(incoming, charts):
@@ -91,8 +101,8 @@ async def show_unit(unit, charts):
 
 
 async def follow_unit(dbus, charts):
-    """incoming.service as systemd sees it, live; a marker on each chart when it stops."""
-    if not await dbus.name_has_owner(SYSTEMD):  # a session bus, a container: no systemd there
+    """incoming.service as systemd sees it, live; each stop marked on every chart."""
+    if not await dbus.name_has_owner(SYSTEMD):  # a session bus, a container: no systemd
         print(f"not watching {UNIT}: no systemd on this bus ({SYSTEMD})", flush=True)
         return
     manager = Manager.new_proxy(SYSTEMD, MANAGER)
@@ -101,17 +111,23 @@ async def follow_unit(dbus, charts):
         loaded = await unit.load_state
         await manager.subscribe()  # older systemd sends units' signals only once asked
     except SdBusBaseError as error:  # e.g. the bus's policy
-        print(f"not watching {UNIT}: systemd did not answer ({error.args[-1]})", flush=True)
+        print(
+            f"not watching {UNIT}: systemd did not answer ({error.args[-1]})",
+            flush=True,
+        )
         return
     if loaded != "loaded":
-        print(f"not watching {UNIT}: this bus's systemd has no such unit ({loaded})", flush=True)
+        print(f"not watching {UNIT}: systemd has no such unit ({loaded})", flush=True)
         return
     was = await show_unit(unit, charts)
     async for _ in unit.properties_changed:  # what changed: read the four again
         now = await show_unit(unit, charts)
-        if was["active"] == "active" and now["active"] != "active":  # killed, stopped, restarting
+        # killed, stopped, restarting
+        if was["active"] == "active" and now["active"] != "active":
             seconds = charts.mark()
-            print(f"{UNIT} stopped: marked at {seconds:.1f} s on each chart", flush=True)
+            print(
+                f"{UNIT} stopped: marked at {seconds:.1f} s on each chart", flush=True
+            )
         was = now
 
 
@@ -123,42 +139,57 @@ async def redraw(charts, fps=10):
 async def main():
     dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     parser = argparse.ArgumentParser()
-    parser.add_argument("--save", help="write a picture (.png) or an animation (.gif) instead")
-    parser.add_argument("--seconds", type=float, default=10, help="how long to collect for --save")
-    parser.add_argument("--system", action="store_true", help="this machine's system bus")
-    parser.add_argument("--host", help="[USER@]HOST[:PORT]: HOST's system bus, over ssh")
+    parser.add_argument(
+        "--save", help="write a .png picture or a .gif animation instead"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10, help="how long to collect for --save"
+    )
+    parser.add_argument("--system", action="store_true", help="the local system bus")
+    parser.add_argument("--host", help="[USER@]HOST[:PORT]: its system bus, over ssh")
     args = parser.parse_args()
     charts = chart.LiveCharts(save=args.save)
     remote = Remote(args.host) if args.host else None
     if remote is None:
         open_system_bus() if args.system else open_session_bus()
-    where = f" on {args.host}'s system bus" if args.host else " on the system bus" * args.system
+    where = " on the system bus" * args.system
+    if args.host:
+        where = f" on {args.host}'s system bus"
     incoming = Incoming.new_proxy(NAME, PATH)
     dbus = FreedesktopDbus()  # the bus itself: who owns which name
     tasks = [  # a task nothing references is garbage-collected mid-flight: keep them
         asyncio.create_task(feed_charts(incoming, charts)),
         asyncio.create_task(follow_server(dbus, incoming, charts)),
     ]
-    await asyncio.sleep(0)  # let both subscribe first: the bus keeps our messages in order
+    await asyncio.sleep(0)  # both subscribe first: the bus keeps our messages in order
     try:
         present = await dbus.name_has_owner(NAME)
     except SdBusBaseError as error:  # the bus never answered: over ssh, ssh says why
         for task in tasks:  # they failed the same way: this one line says it for them
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        raise SystemExit(remote.why() if remote else f"the bus failed: {error}") from None
-    tasks.append(asyncio.create_task(follow_unit(dbus, charts)))  # is systemd on this bus?
+        raise SystemExit(
+            remote.why() if remote else f"the bus failed: {error}"
+        ) from None
+    # is systemd on this bus? follow_unit() says
+    tasks.append(asyncio.create_task(follow_unit(dbus, charts)))
     if present:
         await setup_charts(incoming, charts)
     elif where:  # one line, and we wait: a service restarting is not an error
-        print(f"waiting for {NAME} to appear{where} (is incoming.service running?)", flush=True)
+        print(
+            f"waiting for {NAME} to appear{where} (is incoming.service running?)",
+            flush=True,
+        )
     else:
         print(f"waiting for {NAME} to appear", flush=True)
     drawing = asyncio.create_task(redraw(charts))
-    lost = asyncio.create_task(remote.lost() if remote else watch_bus())  # ssh, or the bus
+    # ssh, or the bus
+    lost = asyncio.create_task(remote.lost() if remote else watch_bus())
     tasks += [drawing, lost]
     timeout = args.seconds if charts.headless else None  # a window: until it is closed
-    await asyncio.wait([drawing, lost], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        [drawing, lost], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
     if charts.headless and charts.figure is not None:
         charts.save()  # what we have, even if the bus or the link went away
         print(f"wrote {charts.save_to}", flush=True)

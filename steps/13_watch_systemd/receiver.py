@@ -15,17 +15,18 @@ Run:    make bus  (and paste its export line), then
         python3 client.py                  (who sent what, and how long ago)
         python3 snapshot.py                (the recent messages through a memfd)
 Watch:  busctl --user monitor org.example.Incoming
-        make strace-10  (several recvmsg per epoll_wait), make bench  (step 06 against 10)
+        make strace-10  (several recvmsg per epoll_wait)
+        make bench      (step 06 against 10)
 Serve:  sudo make install-service && sudo systemctl start incoming
         systemctl status incoming             (its STATUS= line)
-        sudo kill -STOP $(systemctl show -P MainPID incoming)  (the watchdog restarts it)
-Try:    make watchdog-demo   (systemd's side played by a socket of ours, no systemd needed)
+        sudo kill -STOP $(systemctl show -P MainPID incoming)  (watchdog restarts it)
+Try:    make watchdog-demo   (no systemd needed: a socket of ours plays its side)
 """
 
 import signal
 
 if __name__ == "__main__":  # run, not imported (by a notebook, say):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a Ctrl-C now just stops it, quietly
 
 import argparse
 import asyncio
@@ -56,13 +57,14 @@ from interface import (
 )
 from sdbus.exceptions import DbusAccessDeniedError, SdBusRequestNameError
 
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's number: Python has no name
+# Linux's number: Python has no name for it
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 TIMESPEC = struct.Struct("@ll")  # struct timespec: seconds, nanoseconds
 UCRED = struct.Struct("@iII")  # struct ucred: pid, uid, gid
 ANCILLARY = socket.CMSG_SPACE(TIMESPEC.size) + socket.CMSG_SPACE(UCRED.size)
 BATCH = 64  # datagrams per wakeup at most: then the other sockets get their turn
 STATUS_EVERY = 5.0  # seconds between STATUS= lines when there is no watchdog to ping
-received = Counter()  # messages so far, per source: their rate goes to systemd (STATUS=)
+received = Counter()  # messages so far, per source: their rate goes in STATUS=
 
 
 async def wait_readable(fd):
@@ -84,7 +86,8 @@ def ask_the_kernel(sock):
 
 def kernel_facts(ancillary):
     """(timestamp_ns, (pid, uid, gid)) from recvmsg()'s ancillary data."""
-    timestamp_ns, sender = None, (0, 0, 0)  # a datagram queued before we asked has neither
+    # a datagram queued before we asked has neither
+    timestamp_ns, sender = None, (0, 0, 0)
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
             seconds, nanoseconds = TIMESPEC.unpack(data)
@@ -107,8 +110,10 @@ async def receive(name, sock, incoming):
                 break
             timestamp_ns, sender = kernel_facts(ancillary)
             text = dgram.describe(data, flags)
-            if flags & socket.MSG_CTRUNC:  # it came with more, e.g. file descriptors (SCM_RIGHTS):
-                text = f"(extra ancillary data refused) {text}"  # no room: the kernel closed them
+            # it came with more, e.g. file descriptors (SCM_RIGHTS):
+            # no room for them, so the kernel closed them
+            if flags & socket.MSG_CTRUNC:
+                text = f"(extra ancillary data refused) {text}"
             lines.append(f"{name}: {text}\n")
             publish(incoming, name, timestamp_ns, text, sender, flush=False)
         sys.stdout.write("".join(lines))  # the whole batch in one write
@@ -126,14 +131,19 @@ def open_gpio(spec):
     path = chip if chip.startswith("/") else f"/dev/{chip}"
     settings = gpiod.LineSettings(
         edge_detection=Edge.BOTH,
-        debounce_period=timedelta(milliseconds=1),  # a real button bounces: raise this for one
-        event_clock=Clock.REALTIME,  # timestamps in ns since the epoch, like time.time_ns()
+        debounce_period=timedelta(milliseconds=1),  # a real button bounces: raise it
+        event_clock=Clock.REALTIME,  # ns since the epoch, like time.time_ns()
     )
     try:
-        request = gpiod.request_lines(path, consumer="incoming", config={line: settings})
+        request = gpiod.request_lines(
+            path, consumer="incoming", config={line: settings}
+        )
     except (OSError, ValueError) as error:  # no such chip or line, busy, no permission
         reason = getattr(error, "strerror", None) or error
-        print(f"gpio: {spec}: {reason} (want CHIP:LINE, e.g. gpiochip0:17)", file=sys.stderr)
+        print(
+            f"gpio: {spec}: {reason} (want CHIP:LINE, e.g. gpiochip0:17)",
+            file=sys.stderr,
+        )
         return None, None
     return request, f"{os.path.basename(path)}:{line}"
 
@@ -178,8 +188,12 @@ async def main():
     dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*", default=["incoming"])
-    parser.add_argument("--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim")
-    parser.add_argument("--can", metavar="IFACE", help="a CAN interface, e.g. can0 or vcan0")
+    parser.add_argument(
+        "--gpio", default="sim", help="CHIP:LINE, e.g. gpiochip0:17, or sim"
+    )
+    parser.add_argument(
+        "--can", metavar="IFACE", help="a CAN interface, e.g. can0 or vcan0"
+    )
     parser.add_argument("--bus", choices=["session", "system"], default="session")
     args = parser.parse_args()
     names = args.names
@@ -193,21 +207,26 @@ async def main():
             print(f"listening on {path}", flush=True)
         line, line_name = open_gpio(args.gpio)
         can_bus = can.open_can(args.can) if args.can else None
-        incoming = Incoming(names + ([line_name] if line else []) + ([args.can] if can_bus else []))
-        incoming.export_to_dbus(PATH)  # a local of main(): stays referenced, stays on the bus
+        incoming = Incoming(
+            names + ([line_name] if line else []) + ([args.can] if can_bus else [])
+        )
+        incoming.export_to_dbus(PATH)  # main() keeps it referenced: it stays on the bus
         try:  # the name last: whoever sees it appear finds the object already there
             await bus.request_name_async(NAME, 0)
         except SdBusRequestNameError:
             sys.exit(f"{NAME} is taken on this bus: is another receiver running?")
-        except DbusAccessDeniedError:  # the bus's policy: <allow own=...> for one user only
+        except DbusAccessDeniedError:  # the bus's policy: <allow own=...> for one user
             sys.exit(
-                f"{NAME}: the {args.bus} bus's policy refuses uid {os.getuid()} to own it"
-                ' (org.example.Incoming.conf: <policy user="incoming"><allow own=...>)'
+                f"{NAME}: the {args.bus} bus's policy refuses uid {os.getuid()}"
+                " to own it (org.example.Incoming.conf:"
+                ' <policy user="incoming"><allow own=...>)'
             )
         print(f"on the bus as {NAME}", flush=True)
         notify.send("READY=1", f"STATUS=serving {', '.join(incoming.sources)}")
-        tasks = [asyncio.create_task(receive(n, s, incoming)) for n, s in zip(names, sockets)]
-        if "NOTIFY_SOCKET" in os.environ:  # started by systemd: keep telling it we are alive
+        tasks = [
+            asyncio.create_task(receive(n, s, incoming)) for n, s in zip(names, sockets)
+        ]
+        if "NOTIFY_SOCKET" in os.environ:  # under systemd: keep saying we are alive
             tasks.append(asyncio.create_task(tell_systemd(incoming)))
         if line is not None:
             tasks.append(asyncio.create_task(watch(line_name, line, incoming)))

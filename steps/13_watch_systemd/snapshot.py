@@ -28,15 +28,21 @@ def parse(mapped):
     try:
         rows = [json.loads(line) for line in lines]
     except ValueError:
-        raise SystemExit("snapshot.py: the snapshot is not JSON lines: refused") from None
+        raise SystemExit(
+            "snapshot.py: the snapshot is not JSON lines: refused"
+        ) from None
     if not all(isinstance(row, list) and len(row) == 6 for row in rows):
-        raise SystemExit("snapshot.py: a line of the snapshot is not a message: refused")
+        raise SystemExit(
+            "snapshot.py: a line of the snapshot is not a message: refused"
+        )
     return rows
 
 
 async def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--last", type=int, default=10, help="how many messages to print")
+    parser.add_argument(
+        "--last", type=int, default=10, help="how many messages to print"
+    )
     args = parser.parse_args()
     open_session_bus()
     incoming = Incoming.new_proxy(NAME, PATH)
@@ -52,19 +58,24 @@ async def main():
         copied = await incoming.recent()
         bytes_ms = (time.perf_counter() - start) * 1e3
     except DbusServiceUnknownError:
-        raise SystemExit(f"snapshot.py: {NAME} is not on the bus: start receiver.py") from None
-    except SdBusBaseError as error:  # it went away before answering, or answered an error
+        raise SystemExit(
+            f"snapshot.py: {NAME} is not on the bus: start receiver.py"
+        ) from None
+    except SdBusBaseError as error:  # it went away before answering, or said an error
         raise SystemExit(f"snapshot.py: {NAME} did not answer: {error}") from None
     with memoryview(mapped) as view:  # compares in place, no copy
-        same = "the same bytes" if view == copied else "not the same bytes (new messages?)"
+        same = "the same bytes" if view == copied else "other bytes (new messages?)"
     rows = parse(mapped)
     print(f"{len(rows)} recent messages, {len(mapped)} bytes", flush=True)
-    print(f"  as a sealed memfd (h): {memfd_ms:.2f} ms, seals: write, shrink, grow, seal")
+    seals = "write, shrink, grow, seal"
+    print(f"  as a sealed memfd (h): {memfd_ms:.2f} ms, seals: {seals}")
     print(f"  as bytes (ay):         {bytes_ms:.2f} ms, {same}")
-    for source, timestamp_ns, pid, uid, gid, text in rows[-args.last :] if args.last else []:
+    shown = rows[-args.last :] if args.last else []
+    for source, timestamp_ns, pid, uid, gid, text in shown:
         seconds, nanoseconds = divmod(timestamp_ns, 1_000_000_000)
         when = time.strftime("%H:%M:%S", time.localtime(seconds))
-        print(f"{when}.{nanoseconds:09d} {source}: {text}  (pid {pid}, uid {uid}, gid {gid})")
+        sender = f"pid {pid}, uid {uid}, gid {gid}"
+        print(f"{when}.{nanoseconds:09d} {source}: {text}  ({sender})")
     if hasattr(mapped, "close"):
         mapped.close()
 

@@ -3,14 +3,15 @@
 systemd is a D-Bus service like ours. Every unit is an object of it:
 
     busctl tree org.freedesktop.systemd1
-    busctl introspect org.freedesktop.systemd1 /org/freedesktop/systemd1/unit/incoming_2eservice
+    unit=/org/freedesktop/systemd1/unit/incoming_2eservice
+    busctl introspect org.freedesktop.systemd1 $unit
 
-    Manager.LoadUnit(s name) -> o       the unit's object (loaded from its file if need be)
-    Manager.Subscribe()                 "send me the units' signals" (older systemd needs it)
-    Unit    ActiveState, SubState       active (running), activating (auto-restart), failed, ...
-    Service StatusText                  the service's own STATUS= line (step 12)
-            NRestarts                   how often Restart= restarted it (the watchdog, say)
-    PropertiesChanged                   when any of them changes
+    Manager.LoadUnit(s name) -> o  the unit's object (loaded from its file if need be)
+    Manager.Subscribe()            "send me the units' signals" (older systemd needs it)
+    Unit    ActiveState, SubState  active (running), activating (auto-restart), failed
+    Service StatusText             the service's own STATUS= line (step 12)
+            NRestarts              how often Restart= restarted it (the watchdog, say)
+    PropertiesChanged              when any of them changes
 
 Only the members the client reads are declared here: a proxy needs no more.
 """
@@ -22,7 +23,9 @@ MANAGER = "/org/freedesktop/systemd1"
 UNIT = "incoming.service"
 
 
-class Manager(DbusInterfaceCommonAsync, interface_name="org.freedesktop.systemd1.Manager"):
+class Manager(
+    DbusInterfaceCommonAsync, interface_name="org.freedesktop.systemd1.Manager"
+):
     @dbus_method_async(input_signature="s", result_signature="o")
     async def load_unit(self, name: str) -> str:
         raise NotImplementedError  # systemd's side: we only call it
@@ -46,7 +49,9 @@ class Unit(DbusInterfaceCommonAsync, interface_name="org.freedesktop.systemd1.Un
         raise NotImplementedError
 
 
-class Service(DbusInterfaceCommonAsync, interface_name="org.freedesktop.systemd1.Service"):
+class Service(
+    DbusInterfaceCommonAsync, interface_name="org.freedesktop.systemd1.Service"
+):
     @dbus_property_async("s")
     def status_text(self) -> str:
         raise NotImplementedError

@@ -1,5 +1,5 @@
 # replaces: receiver.py
-# what: sock.recv() of one byte more than fits (recvfrom underneath), truncation by length
+# what: sock.recv() (recvfrom) of one byte more than fits: truncation by length
 import os
 import socket
 import sys

@@ -1,6 +1,6 @@
 # replaces: receiver.py
 # why: no thread blocked in recvmsg
-# what: a thread per socket, but each polls its non-blocking socket with time.sleep(0.01)
+# what: a thread per socket, each polls its non-blocking socket with time.sleep(0.01)
 import os
 import sys
 import threading

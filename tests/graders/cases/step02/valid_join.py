@@ -18,7 +18,8 @@ def receive(name, sock):
 
 def serve(names, sockets):
     threads = [
-        threading.Thread(target=receive, args=(n, s), daemon=True) for n, s in zip(names, sockets)
+        threading.Thread(target=receive, args=(n, s), daemon=True)
+        for n, s in zip(names, sockets)
     ]
     for thread in threads:
         thread.start()

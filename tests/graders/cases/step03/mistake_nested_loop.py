@@ -1,6 +1,6 @@
 # replaces: receiver.py
 # why: event loops|epoll instances
-# what: each datagram is awaited on a second event loop, run_until_complete() inside a task
+# what: each datagram awaited on a second loop: run_until_complete() in a task
 import asyncio
 import os
 import sys
@@ -14,7 +14,7 @@ async def read_one(sock):
 
 
 def read_now(inner, sock):
-    """One datagram, waited for on a loop of its own: the outer loop is stuck meanwhile."""
+    """One datagram, waited for on a loop of its own: the outer loop is stuck."""
     outer = asyncio.get_running_loop()
     asyncio.events._set_running_loop(None)  # what nest_asyncio-style recipes do
     try:

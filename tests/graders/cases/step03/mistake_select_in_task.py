@@ -1,6 +1,6 @@
 # replaces: receiver.py
 # why: not waiting in epoll_wait.*select
-# what: the task waits for the socket with select.select(): the loop cannot run meanwhile
+# what: the task waits for the socket with select.select(): the loop cannot run
 import asyncio
 import os
 import select

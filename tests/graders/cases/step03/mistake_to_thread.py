@@ -1,6 +1,6 @@
 # replaces: receiver.py
 # why: threads
-# what: the blocking receive loop runs in asyncio.to_thread(): a thread waits, not the loop
+# what: the blocking receive loop in asyncio.to_thread(): a thread waits, not the loop
 import asyncio
 import os
 import sys

@@ -1,5 +1,5 @@
 # replaces: receiver.py
-# what: the socket handed to loop.create_datagram_endpoint(), a protocol's datagram_received()
+# what: loop.create_datagram_endpoint() with a protocol's datagram_received()
 import asyncio
 import os
 import socket
@@ -14,7 +14,9 @@ class Printer(asyncio.DatagramProtocol):
 
     def datagram_received(self, data, addr):
         flags = socket.MSG_TRUNC if len(data) > dgram.MAX_SIZE else 0
-        print(f"{self.name}: {dgram.describe(data[: dgram.MAX_SIZE], flags)}", flush=True)
+        print(
+            f"{self.name}: {dgram.describe(data[: dgram.MAX_SIZE], flags)}", flush=True
+        )
 
 
 async def main():
@@ -24,7 +26,9 @@ async def main():
     try:
         print(f"listening on {path}", flush=True)
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: Printer(name), sock=sock)
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: Printer(name), sock=sock
+        )
         try:
             await loop.create_future()  # forever: the protocol does the work
         finally:

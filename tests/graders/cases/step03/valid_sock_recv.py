@@ -1,5 +1,5 @@
 # replaces: receiver.py
-# what: a non-blocking socket and `await loop.sock_recv()` (one byte more than fits: truncated)
+# what: a non-blocking socket, `await loop.sock_recv()` of one byte more than fits
 import asyncio
 import os
 import socket

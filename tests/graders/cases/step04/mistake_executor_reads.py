@@ -1,6 +1,6 @@
 # replaces: receiver.py
 # why: threads where one event loop
-# what: each recvmsg() handed to loop.run_in_executor(): executor threads wait, not the loop
+# what: each recvmsg() in loop.run_in_executor(): executor threads wait, not the loop
 import asyncio
 import os
 import sys
@@ -11,7 +11,9 @@ import dgram
 async def receive(name, sock):
     loop = asyncio.get_running_loop()
     while True:
-        data, _, flags, _ = await loop.run_in_executor(None, sock.recvmsg, dgram.MAX_SIZE)
+        data, _, flags, _ = await loop.run_in_executor(
+            None, sock.recvmsg, dgram.MAX_SIZE
+        )
         print(f"{name}: {dgram.describe(data, flags)}", flush=True)
 
 

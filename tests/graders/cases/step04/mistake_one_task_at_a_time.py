@@ -1,6 +1,6 @@
 # replaces: receiver.py
 # why: does not watch (sine|load)
-# what: each socket's receive loop awaited in turn: the first never ends, the others are never read
+# what: each socket's loop awaited in turn: the first never ends, the rest never run
 import asyncio
 import os
 import sys

@@ -1,6 +1,6 @@
 # replaces: receiver.py
 # why: timeout of 50 ms
-# what: each task polls its non-blocking socket, `await asyncio.sleep(0.05)` between tries
+# what: each task polls its non-blocking socket, `await asyncio.sleep(0.05)` in between
 import asyncio
 import os
 import sys

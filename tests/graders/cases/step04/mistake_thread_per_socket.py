@@ -1,6 +1,6 @@
 # replaces: receiver.py
 # why: threads where one event loop
-# what: step 02's threads inside asyncio: each socket's blocking loop in asyncio.to_thread()
+# what: step 02's threads in asyncio: each socket's blocking loop in asyncio.to_thread()
 import asyncio
 import os
 import sys
@@ -15,7 +15,9 @@ def receive(name, sock):
 
 
 async def serve(names, sockets):
-    await asyncio.gather(*(asyncio.to_thread(receive, n, s) for n, s in zip(names, sockets)))
+    await asyncio.gather(
+        *(asyncio.to_thread(receive, n, s) for n, s in zip(names, sockets))
+    )
 
 
 async def main():

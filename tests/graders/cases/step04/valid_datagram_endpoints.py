@@ -1,5 +1,5 @@
 # replaces: receiver.py
-# what: one loop.create_datagram_endpoint() per socket; the protocols print, no tasks of ours
+# what: one loop.create_datagram_endpoint() per socket: the protocols print, no tasks
 import asyncio
 import os
 import socket
@@ -14,14 +14,18 @@ class Printer(asyncio.DatagramProtocol):
 
     def datagram_received(self, data, addr):
         flags = socket.MSG_TRUNC if len(data) > dgram.MAX_SIZE else 0
-        print(f"{self.name}: {dgram.describe(data[: dgram.MAX_SIZE], flags)}", flush=True)
+        print(
+            f"{self.name}: {dgram.describe(data[: dgram.MAX_SIZE], flags)}", flush=True
+        )
 
 
 async def serve(names, sockets):
     loop = asyncio.get_running_loop()
     transports = []
     for name, sock in zip(names, sockets):
-        transport, _ = await loop.create_datagram_endpoint(lambda n=name: Printer(n), sock=sock)
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda n=name: Printer(n), sock=sock
+        )
         transports.append(transport)
     try:
         await loop.create_future()  # forever

@@ -1,6 +1,6 @@
 # replaces: client.py
 # why: woke up \d+ times in 0\.5 s|timeout of \d+ ms
-# what: one task collects the signals into a list, another prints it every 10 ms (a poll)
+# what: one task collects the signals in a list, another prints it every 10 ms (a poll)
 #!/usr/bin/env python3
 """Step 07: a client that iterates over the server's signal in an asyncio task.
 
@@ -17,7 +17,7 @@ Run:    python3 receiver.py load sine      (the server, unchanged from step 06)
 import signal
 
 if __name__ == "__main__":  # run, not imported (by a notebook, say):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a Ctrl-C now just stops it, quietly
 
 import asyncio
 import sys
@@ -47,7 +47,10 @@ async def print_messages(incoming):
 
 async def print_sources(incoming):
     try:
-        print(f"the server listens on: {', '.join(await incoming.get_incoming())}", flush=True)
+        print(
+            f"the server listens on: {', '.join(await incoming.get_incoming())}",
+            flush=True,
+        )
     except DbusFailedError as error:  # gone again before it could answer
         print(f"GetIncoming failed: {error}", flush=True)
 
@@ -71,7 +74,7 @@ async def main():
         asyncio.create_task(follow_server(dbus, incoming)),
         asyncio.create_task(watch_bus()),  # BusLost: the bus went away
     ]
-    await asyncio.sleep(0)  # let both subscribe first: the bus keeps our messages in order
+    await asyncio.sleep(0)  # both subscribe first: the bus keeps our messages in order
     if await dbus.name_has_owner(NAME):
         await print_sources(incoming)
     else:

@@ -1,5 +1,5 @@
 # replaces: client.py
-# what: the signal task hands messages to a printer task through an asyncio.Queue (no poll)
+# what: the signal task hands messages to a printer task in an asyncio.Queue (no poll)
 #!/usr/bin/env python3
 """Step 07: a client that iterates over the server's signal in an asyncio task.
 
@@ -16,7 +16,7 @@ Run:    python3 receiver.py load sine      (the server, unchanged from step 06)
 import signal
 
 if __name__ == "__main__":  # run, not imported (by a notebook, say):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a Ctrl-C now just stops it, quietly
 
 import asyncio
 import sys
@@ -35,7 +35,7 @@ async def print_messages(incoming):
         async for message in incoming.message:
             arrived.put_nowait(message)
 
-    collecting = asyncio.create_task(collect())  # referenced by this coroutine while it runs
+    collecting = asyncio.create_task(collect())  # referenced here while it runs
     while True:
         source, timestamp_ns, text = await arrived.get()
         delay_ms = (time.time_ns() - timestamp_ns) / 1e6
@@ -45,7 +45,10 @@ async def print_messages(incoming):
 
 async def print_sources(incoming):
     try:
-        print(f"the server listens on: {', '.join(await incoming.get_incoming())}", flush=True)
+        print(
+            f"the server listens on: {', '.join(await incoming.get_incoming())}",
+            flush=True,
+        )
     except DbusFailedError as error:  # gone again before it could answer
         print(f"GetIncoming failed: {error}", flush=True)
 
@@ -69,7 +72,7 @@ async def main():
         asyncio.create_task(follow_server(dbus, incoming)),
         asyncio.create_task(watch_bus()),  # BusLost: the bus went away
     ]
-    await asyncio.sleep(0)  # let both subscribe first: the bus keeps our messages in order
+    await asyncio.sleep(0)  # both subscribe first: the bus keeps our messages in order
     if await dbus.name_has_owner(NAME):
         await print_sources(incoming)
     else:

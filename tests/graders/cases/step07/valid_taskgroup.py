@@ -16,7 +16,7 @@ Run:    python3 receiver.py load sine      (the server, unchanged from step 06)
 import signal
 
 if __name__ == "__main__":  # run, not imported (by a notebook, say):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a Ctrl-C now just stops it, quietly
 
 import asyncio
 import sys
@@ -36,7 +36,10 @@ async def print_messages(incoming):
 
 async def print_sources(incoming):
     try:
-        print(f"the server listens on: {', '.join(await incoming.get_incoming())}", flush=True)
+        print(
+            f"the server listens on: {', '.join(await incoming.get_incoming())}",
+            flush=True,
+        )
     except DbusFailedError as error:  # gone again before it could answer
         print(f"GetIncoming failed: {error}", flush=True)
 

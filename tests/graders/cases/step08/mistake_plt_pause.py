@@ -18,7 +18,7 @@ Run:    python3 receiver.py load sine      (the server, unchanged since step 06)
 import signal
 
 if __name__ == "__main__":  # run, not imported (by a notebook, say):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C while it starts just stops it, quietly
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a Ctrl-C now just stops it, quietly
 
 import argparse
 import asyncio
@@ -64,8 +64,12 @@ async def redraw(charts, fps=10):
 async def main():
     dgram.ctrl_c_once()  # a second Ctrl-C while we stop: no traceback
     parser = argparse.ArgumentParser()
-    parser.add_argument("--save", help="write a picture (.png) or an animation (.gif) instead")
-    parser.add_argument("--seconds", type=float, default=10, help="how long to collect for --save")
+    parser.add_argument(
+        "--save", help="write a .png picture or a .gif animation instead"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10, help="how long to collect for --save"
+    )
     args = parser.parse_args()
     charts = chart.LiveCharts(save=args.save)
     open_session_bus()
@@ -75,7 +79,7 @@ async def main():
         asyncio.create_task(feed_charts(incoming, charts)),
         asyncio.create_task(follow_server(dbus, incoming, charts)),
     ]
-    await asyncio.sleep(0)  # let both subscribe first: the bus keeps our messages in order
+    await asyncio.sleep(0)  # both subscribe first: the bus keeps our messages in order
     if await dbus.name_has_owner(NAME):
         await setup_charts(incoming, charts)
     else:
@@ -84,7 +88,9 @@ async def main():
     lost = asyncio.create_task(watch_bus())  # BusLost once the bus went away
     tasks += [drawing, lost]
     timeout = args.seconds if charts.headless else None  # a window: until it is closed
-    await asyncio.wait([drawing, lost], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        [drawing, lost], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
     if charts.headless and charts.figure is not None:
         charts.save()  # what we have, even if the bus went away
         print(f"wrote {charts.save_to}", flush=True)

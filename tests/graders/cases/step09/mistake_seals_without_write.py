@@ -1,6 +1,6 @@
 # replaces: memfd.py
 # why: seal it against write, shrink, grow
-# what: seals the memfd against shrink, grow and seal, but not write: its maker can still change it
+# what: seals the memfd against shrink, grow and seal but not write: it can still change
 """Sealed memfds: bytes handed to another process as a file descriptor, not copied.
 
 memfd_create() makes a file that lives in memory only. The sender writes it,

@@ -1,5 +1,5 @@
 # replaces: memfd.py
-# what: sizes the memfd with ftruncate, then fills it with pwrite() at offsets instead of write()
+# what: ftruncate() sizes the memfd, then pwrite() at offsets fills it, not write()
 """Sealed memfds: bytes handed to another process as a file descriptor, not copied.
 
 memfd_create() makes a file that lives in memory only. The sender writes it,

@@ -35,11 +35,11 @@ def send(*lines):
 
 
 def watchdog_seconds():
-    """How often to say WATCHDOG=1: half the unit's WatchdogSec=; None without a watchdog."""
+    """How often to say WATCHDOG=1: half of WatchdogSec=; None without a watchdog."""
     usec = os.environ.get("WATCHDOG_USEC", "")
     pid = os.environ.get("WATCHDOG_PID", "")
     if not usec.isdigit() or int(usec) == 0:
         return None
-    if pid and pid != str(os.getpid()):  # meant for another process (we were exec'd by it)
+    if pid and pid != str(os.getpid()):  # for another process (that exec'd us)
         return None
     return int(usec) / 1e6 / 2

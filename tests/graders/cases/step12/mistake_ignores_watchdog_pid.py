@@ -37,7 +37,7 @@ def send(*lines):
 
 
 def watchdog_seconds():
-    """How often to say WATCHDOG=1: half the unit's WatchdogSec=; None without a watchdog."""
+    """How often to say WATCHDOG=1: half of WatchdogSec=; None without a watchdog."""
     usec = os.environ.get("WATCHDOG_USEC", "")
     if not usec.isdigit() or int(usec) == 0:
         return None
