@@ -9,6 +9,8 @@ hunk goes ($VISUAL, $EDITOR, else nano or vim), the step's receiver (and client)
 restarted on every save, a status line that re-runs step N's grader on every save and
 shows which of its ideas already work, and an interactive sender.
 `Ctrl-b S` (or `s` in the status line) swaps in the finished step and back.
+A plotting client (step 08 on) with a display draws in one window that keeps its place and
+size across saves (tools/live_window.py; its geometry is kept in live/.plot-window).
 
 The window's first process, the runner (`tools.live runner`), owns everything: the private
 bus, the feeder, the other panes. Each program pane runs a small supervisor (`tools.live
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import os
 import re
 import shlex
@@ -33,11 +36,12 @@ import tty
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import bus, grade, ideas, stage, table, typed
+from tools import bus, grade, ideas, stage, table, typed, xlib
 from tools.changes import Saves
 from tools.live_pane import supervise
 
 LIVE = Path(os.environ.get("INCOMING_LIVE") or table.ROOT / "live")  # tests use their own
+PLOT_WINDOW = LIVE / ".plot-window"  # the live plot window's geometry, across saves and steps
 SWAP_KEY = "S"  # Ctrl-b S
 EDITOR_COLUMNS = 89  # 88-column code and vim's last column: the projector's 120 leave 30 beside
 AT_LINE = {"vim", "vi", "nvim", "nano", "emacs", "micro", "mg", "joe", "jed"}  # take +LINE FILE
@@ -89,6 +93,26 @@ def from_make() -> list[str]:
     session's DISPLAY (or anything else of PASSED_ON) when the runner has none."""
     missing = [name for name in PASSED_ON if name not in os.environ]
     return ["env", *(part for name in missing for part in ("-u", name))] if missing else []
+
+
+def plot_window(step: table.Step) -> dict[str, str]:
+    """What a plotting client needs in its environment to draw in the live plot window
+    (tools/live_window.py), which keeps its place and size across saves; nothing without
+    a display that works (chart.py falls back to a picture), without Tk, or with the
+    presenter's own MPLBACKEND.
+    The repo root goes after the script's own folder in sys.path: the step's chart.py and
+    dgram.py are still the ones imported."""
+    tk = importlib.util.find_spec("_tkinter") is not None
+    if "display" not in step.needs or not stage.has_display() or not tk:
+        return {}
+    if os.environ.get("MPLBACKEND") or not (os.environ.get("DISPLAY") and xlib.display_works()):
+        return {}
+    path = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(table.ROOT)]))
+    return {
+        "MPLBACKEND": "module://tools.live_window",
+        "PYTHONPATH": path,
+        "INCOMING_PLOT_WINDOW": str(PLOT_WINDOW),
+    }
 
 
 def editor_command() -> str:
@@ -207,8 +231,16 @@ class Runner:
         self.panes.append(pane)
         return pane
 
-    def supervisor(self, name: str, argv: list[str], interactive: bool = False) -> str:
+    def supervisor(
+        self,
+        name: str,
+        argv: list[str],
+        interactive: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> str:
+        """The pane's command; env: for its program only (not the supervisor, not the pane)."""
         command = [sys.executable, "-m", "tools.live", "pane", name, str(self.active_file)]
+        command += [f"--env={key}={value}" for key, value in (env or {}).items()]
         command += ["--interactive"] * interactive + ["--", *argv]
         return f"cd {shlex.quote(str(table.ROOT))} && exec {shlex.join(from_make() + command)}"
 
@@ -239,9 +271,10 @@ class Runner:
         )  # fmt: skip
         if self.step.client:
             picture = stage.picture_args(self.step, None)
+            window = plot_window(self.step)
             self.split(
                 "client", f"{self.step.client} (restarts on every save)", receiver.id, ["-v"],
-                self.supervisor("client", [self.step.client, *picture]), extra,
+                self.supervisor("client", [self.step.client, *picture], env=window), extra,
             )  # fmt: skip
         sender = self.split(
             "sender", "sender: type a line, Enter sends it", self.pane, ["-v", "-l", "3"],
@@ -450,9 +483,11 @@ def main(argv: list[str]) -> int:
         parser.add_argument("name")
         parser.add_argument("active", type=Path)
         parser.add_argument("--interactive", action="store_true")
+        parser.add_argument("--env", action="append", default=[], help="NAME=VALUE, for argv")
         parser.add_argument("argv", nargs="+")
         pane = parser.parse_args(argv[1:])
-        return supervise(pane.name, pane.active, pane.argv, pane.interactive)
+        env = dict(item.split("=", 1) for item in pane.env)
+        return supervise(pane.name, pane.active, pane.argv, pane.interactive, env)
     runner = argv[:1] == ["runner"]
     parser = argparse.ArgumentParser(prog="make live-N", description=__doc__.splitlines()[0])
     parser.add_argument("n", help="the step number")

@@ -105,11 +105,14 @@ class Condenser:
             print(text, file=self.out, end=end, flush=True)
 
 
-def supervise(name: str, active: Path, argv: list[str], interactive: bool) -> int:
+def supervise(
+    name: str, active: Path, argv: list[str], interactive: bool, env: dict[str, str] | None = None
+) -> int:
     """Run argv[0] (a file of the active step folder) until told to stop; restart on SIGUSR1.
 
     The folder to run in is read from the file `active` at each start. A program that ends
-    leaves one line and waits: for the next save, or (interactive) for Enter.
+    leaves one line and waits: for the next save, or (interactive) for Enter. env: added to
+    the program's environment (the live plot window's backend, for a plotting client).
     """
     requests: list[int] = []
     wakeup_read, wakeup_write = os.pipe()
@@ -131,7 +134,12 @@ def supervise(name: str, active: Path, argv: list[str], interactive: bool) -> in
                     cwd=stage.outside(),  # what it writes (a plot.png) never lands in steps/
                     stdin=None if interactive else subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
+                    env={
+                        **os.environ,
+                        **(env or {}),
+                        "PYTHONUNBUFFERED": "1",
+                        "PYTHONDONTWRITEBYTECODE": "1",
+                    },
                 )
                 assert child.stderr is not None
                 condenser = Condenser(child.stderr, folder, sys.stdout)
