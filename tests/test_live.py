@@ -22,8 +22,8 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.tmux_server import Tmux, needs_tmux
-from tools import table, typed
-from tools.live import alive
+from tools import ideas, table, typed
+from tools.live import alive, fit
 from tools.live_pane import Condenser
 
 pytestmark = needs_tmux()
@@ -335,3 +335,20 @@ def test_a_failed_grading_leaves_no_program_behind(
     assert verdict.failed and not verdict.error, verdict
     pid = int(left.read_text())
     wait_until(lambda: not alive(pid), "the failed test's program to end", 10)
+
+
+def test_the_status_lines_fit_the_pane_and_the_failed_idea_stays() -> None:
+    """Step 05 has 9 ideas; at 120x35 the status pane has 6 rows under its verdict line. The
+    ideas not run after a failed one become one line, so the verdict never scrolls away."""
+    not_run = "not run: an idea before it does not hold yet"
+    shown = [
+        ideas.Idea("one thread waits in one epoll", "passed"),
+        ideas.Idea("simulated edges arrive beside the sockets", "failed", "why: none came"),
+        *(ideas.Idea(f"idea {n}", "pending", not_run) for n in range(7)),
+    ]
+    lines = fit(shown, 5)
+    assert len(lines) == 3, lines
+    assert "simulated edges" in lines[1] and "why: none came" in lines[1], lines
+    assert f"7 more: {not_run}" in lines[2], lines
+    assert len(fit(shown, 2)) == 2 and "more" in fit(shown, 2)[-1]
+    assert [line.count("\n") for line in fit(shown, 20)] == [0] * 9, "room: one line each"

@@ -345,7 +345,8 @@ class Runner:
         self.draw()
 
     def draw(self) -> None:
-        width = max(20, shutil.get_terminal_size((100, 6)).columns)
+        width, height = shutil.get_terminal_size((100, 6))
+        width, height = max(20, width), max(2, height)
         verdict, step = self.verdict, self.step
         which = (
             f"{FINISHED} the FINISHED step: steps/{step.dir} {OFF}"
@@ -368,17 +369,8 @@ class Runner:
             head = f"{YELLOW}… grading step {step.n} (#{verdict.run}){OFF}"
         else:
             head = f"{DIM}step {step.n}: waiting for the first grade{OFF}"
-        lines = [f"{head}  {which}  {keys}"]
-        if not verdict.error:
-            for idea in [*verdict.ideas, verdict.basics] if verdict.tests else []:
-                mark = {
-                    "passed": f"{GREEN}✓",
-                    "failed": f"{RED}✗",
-                    "skipped": f"{YELLOW}– skipped:",
-                    "pending": f"{DIM}…",
-                }
-                why = f"{DIM}: {idea.message}" if idea.message else ""
-                lines.append(f" {mark[idea.state]} {idea.label}{OFF}{why}{OFF}")
+        shown = [*verdict.ideas, verdict.basics] if verdict.tests and not verdict.error else []
+        lines = [f"{head}  {which}  {keys}", *fit(shown, height - 1 - bool(self.note))]
         if self.note:
             lines.append(f"{YELLOW}{self.note}{OFF}")
         screen = "\x1b[H\x1b[2J" + "\n".join(clip(line, width) for line in lines)
@@ -434,6 +426,35 @@ class Runner:
         stage.stop([feeder])
         with contextlib.suppress(RuntimeError):
             self.unbind_swap_key()
+
+
+MARK = {
+    "passed": f"{GREEN}✓",
+    "failed": f"{RED}✗",
+    "skipped": f"{YELLOW}– skipped:",
+    "pending": f"{DIM}…",
+}
+
+
+def shown_as(idea: ideas.Idea) -> str:
+    why = f"{DIM}: {idea.message}" if idea.message else ""
+    return f" {MARK[idea.state]} {idea.label}{OFF}{why}{OFF}"
+
+
+def fit(shown: list[ideas.Idea], rows: int) -> list[str]:
+    """One line per idea, in at most `rows` lines: the ideas not run yet (an idea before them
+    failed) become one line when there is no room, so the verdict above never scrolls away."""
+    if len(shown) <= rows:
+        return [shown_as(idea) for idea in shown]
+    lines = [shown_as(idea) for idea in shown if idea.state != "pending"]
+    pending = [idea for idea in shown if idea.state == "pending"]
+    if pending:
+        said = {idea.message for idea in pending}
+        why = f": {said.pop()}" if len(said) == 1 and "" not in said else ", not run yet"
+        lines.append(f" {DIM}… {len(pending)} more{why}{OFF}")
+    if len(lines) > rows:
+        lines = [*lines[: max(0, rows - 1)], f" {DIM}… {len(lines) - rows + 1} more{OFF}"]
+    return lines[:rows]
 
 
 def clip(line: str, width: int) -> str:
