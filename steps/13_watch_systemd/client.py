@@ -42,7 +42,7 @@ from interface import (
 from remote import Remote
 from sdbus.exceptions import DbusAccessDeniedError, DbusFailedError, SdBusBaseError
 from sdbus_async.dbus_daemon import FreedesktopDbus
-from systemd import MANAGER, SYSTEMD, UNIT, Manager, ServiceUnit, state_of
+from systemd import MANAGER, SYSTEMD, UNIT, Manager, ServiceUnit, changes_in, state_of
 
 
 async def feed_charts(incoming, charts):
@@ -89,15 +89,13 @@ async def follow_server(dbus, incoming, charts):
             print(f"{NAME} is gone; waiting for it to come back", flush=True)
 
 
-async def show_unit(unit, charts):
-    """The unit's state, now: the plot's title, and a line when it changed."""
-    state = await state_of(unit)
+def show_unit(state, charts):
+    """The unit's state: the plot's title, and a line when it changed."""
     line = f"{UNIT}: {state['active']} ({state['sub']}), restarts: {state['restarts']}"
     line += f", {state['status']}" if state["status"] else ""
     if line != charts.unit:  # systemd says "changed" for properties we do not show, too
         print(line, flush=True)
         charts.about(line)
-    return state
 
 
 async def follow_unit(dbus, charts):
@@ -119,11 +117,14 @@ async def follow_unit(dbus, charts):
     if loaded != "loaded":
         print(f"not watching {UNIT}: systemd has no such unit ({loaded})", flush=True)
         return
-    was = await show_unit(unit, charts)
-    async for _ in unit.properties_changed:  # what changed: read the four again
-        now = await show_unit(unit, charts)
-        # killed, stopped, restarting
-        if was["active"] == "active" and now["active"] != "active":
+    was = await state_of(unit)
+    show_unit(was, charts)
+    # The signal carries the new values, in order. Read again instead, a quick
+    # restart would be over by then, and its stop never seen.
+    async for _, changed, _ in unit.properties_changed:
+        now = was | changes_in(changed)
+        show_unit(now, charts)
+        if was["active"] == "active" and now["active"] != "active":  # stopped
             seconds = charts.mark()
             print(
                 f"{UNIT} stopped: marked at {seconds:.1f} s on each chart", flush=True

@@ -73,3 +73,16 @@ async def state_of(unit):
         "status": await unit.status_text,
         "restarts": await unit.n_restarts,
     }
+
+
+SHOWN = {
+    "ActiveState": "active",
+    "SubState": "sub",
+    "StatusText": "status",
+    "NRestarts": "restarts",
+}
+
+
+def changes_in(changed):
+    """PropertiesChanged's new values ({name: (signature, value)}) of the four."""
+    return {SHOWN[name]: value for name, (_, value) in changed.items() if name in SHOWN}
