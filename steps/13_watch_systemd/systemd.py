@@ -11,7 +11,7 @@ systemd is a D-Bus service like ours. Every unit is an object of it:
     Unit    ActiveState, SubState  active (running), activating (auto-restart), failed
     Service StatusText             the service's own STATUS= line (step 12)
             NRestarts              how often Restart= restarted it (the watchdog, say)
-    PropertiesChanged              when any of them changes
+    PropertiesChanged              when any of them changes: with the new values
 
 Only the members the client reads are declared here: a proxy needs no more.
 """
