@@ -471,11 +471,19 @@ def verdict(check: Any, first: str) -> str:
     """The check cell's output once it starts with first (JupyterLab renders a cell's output
     when it scrolls into view), as text."""
     check.scroll_into_view_if_needed()
-    output = check.locator(".jp-OutputArea-output").first
-    output.filter(has_text=first).wait_for(timeout=60 * SECOND)
-    text = "\n".join(check.locator(".jp-OutputArea-output").all_inner_texts())
-    assert text.startswith(first), text
-    return text
+    outputs = check.locator(".jp-OutputArea-output")
+    outputs.first.filter(has_text=first).wait_for(timeout=60 * SECOND)
+    texts: list[str] = []
+
+    def shown() -> bool:  # read again until rendered: under load a read once came back empty
+        texts[:] = ["\n".join(outputs.all_inner_texts())]
+        return texts[0].startswith(first)
+
+    try:
+        wait_until(shown, f"the check's output to start with {first!r}", timeout=60)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; it reads {texts[0]!r}") from None
+    return texts[0]
 
 
 @pytest.mark.parametrize("notebook", OTHERS, ids=[p.stem for p in OTHERS])
