@@ -230,3 +230,18 @@ def wait_until(
 
 def thread_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def red_columns(picture: Path) -> int:
+    """How many columns of the picture hold a run of pure red: the restart markers."""
+    from PIL import Image  # only the tests that read pictures need it
+
+    image = Image.open(picture).convert("RGB")
+    width, height = image.size
+    pixels = image.load()
+    assert pixels is not None
+    return sum(
+        1
+        for x in range(width)
+        if sum(1 for y in range(height) if pixels[x, y] == (255, 0, 0)) > height // 10
+    )

@@ -8,6 +8,7 @@ from types import ModuleType
 
 import pytest
 
+from tests.helpers import red_columns
 from tools import table
 
 PLOTTING = [s for s in table.load() if (s.folder(table.ROOT / "steps") / "chart.py").exists()]
@@ -87,3 +88,22 @@ def test_a_marker_before_the_first_points_is_on_the_axis(tmp_path: Path) -> None
     left, _ = charts.axes["busy"][0].get_xlim()
     assert left > 2.0, f"a full window later the axis still starts at {left:.1f} s"
     charts.plt.close("all")
+
+
+@pytest.mark.parametrize("edge", ["first", "last"])
+def test_a_marker_at_either_end_of_the_axis_is_drawn(edge: str, tmp_path: Path) -> None:
+    """Step 13: the watchdog's stop is marked the moment the charts of the restarted server
+    begin (or, if it stays down, after their last point): the marker is then the axis's very
+    end, where the axes' frame is drawn over it, unless the axis leaves room."""
+    (step,) = [s for s in PLOTTING if s.n == 13]
+    chart = chart_of(step, tmp_path)
+    picture = tmp_path / "plot.png"
+    charts = chart.LiveCharts(save=str(picture))
+    charts.setup(["busy"])
+    ticks = range(30, 60) if edge == "first" else range(0, 30)
+    charts.marks.append(3.0)  # the first point's moment, or the one after the last
+    for tick in ticks:
+        charts.series["busy"].add(tick / 10, f"{tick % 7}")
+    charts.save()
+    charts.plt.close("all")
+    assert red_columns(picture) >= 1, f"the marker at 3.0 s, the {edge} end, is not drawn"

@@ -90,6 +90,8 @@ def ctrl_c_once():
     asyncio.run() cancels main() on the first Ctrl-C, but turns a second one into a
     KeyboardInterrupt wherever the program stands (often inside a task, which then
     prints a traceback on the way out). So the first one also ignores the others.
+    A Ctrl-C held back until now (the first line of the program blocks SIGINT: one
+    landing while asyncio.run() builds its loop breaks it) arrives and cancels main().
     """
     cancel_main = signal.getsignal(signal.SIGINT)  # asyncio.run()'s own handler
 
@@ -98,3 +100,4 @@ def ctrl_c_once():
         cancel_main(signum, frame)
 
     signal.signal(signal.SIGINT, first_only)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -144,7 +144,7 @@ class LiveCharts:
         """The seconds every chart has points for. A chart keeps its last WINDOW
         points: a busy source's span less time than a quiet one's, and would start
         mid-axis. The markers count too, until a full chart's window has moved past
-        them."""
+        them, with a little room: at the very edge, the axes' frame hides a marker."""
         kept = [
             series.times for series in self.series.values() if len(series.times) > 1
         ]
@@ -153,7 +153,10 @@ class LiveCharts:
         full = [times[0] for times in kept if len(times) == WINDOW]
         start = max(full) if full else min([times[0] for times in kept] + self.marks)
         end = max([times[-1] for times in kept] + self.marks)
-        return (start, end) if end > start else None
+        if end <= start:
+            return None
+        room = (end - start) / 50 if self.marks else 0
+        return (start - room, end + room)
 
     def _frame(self):
         from PIL import Image

@@ -3,24 +3,25 @@
 Without systemd (a private session bus): one line says there is no unit to watch,
 and the client plots as before. On the board (tests/board_fixture.py: a real
 systemd as PID 1 in systemd-nspawn, skipped with the reason where it cannot boot):
-the client, over ssh, shows the unit's state; the server stopped with SIGSTOP is
+the client, over ssh, listens to the unit's PropertiesChanged before it reads its state
+(a bus monitor sees the order), and shows it; the server stopped with SIGSTOP is
 killed by the watchdog and restarted, and the client marks the moment on every
 chart of its picture; `systemctl restart incoming` is followed the same way.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from tests.board_fixture import Boards
 from tests.graders.common import *  # noqa: F403
 from tests.graders.common import Start
-from tests.helpers import TIMEOUT, Program, python, send
+from tests.helpers import TIMEOUT, Program, python, red_columns, send, wait_until
 
 STEP = 13
 UNIT = "incoming.service"
@@ -49,19 +50,6 @@ def test_without_systemd_one_line_and_the_plot_as_before(
     assert picture.exists(), "no picture written"
 
 
-def red_columns(picture: Path) -> int:
-    """How many columns of the picture hold a run of pure red: the restart markers."""
-    image = Image.open(picture).convert("RGB")
-    width, height = image.size
-    pixels = image.load()
-    assert pixels is not None
-    return sum(
-        1
-        for x in range(width)
-        if sum(1 for y in range(height) if pixels[x, y] == (255, 0, 0)) > height // 10
-    )
-
-
 def watch(board_host: str, env: dict[str, str], step: Path, picture: Path, seconds: int) -> Program:
     return python(
         step / "client.py", "--host", board_host, "--save", picture, "--seconds", str(seconds),
@@ -73,6 +61,60 @@ def restarts_in(line: str) -> int:
     found = re.search(r"restarts: (\d+)", line)
     assert found, line
     return int(found.group(1))
+
+
+def sent_by_clients(monitor: Program) -> list[dict[str, object]]:
+    """The method calls `busctl monitor --json=short` saw, in the bus's order."""
+    messages = [json.loads(line) for line in list(monitor.stdout) if line.startswith("{")]
+    return [m for m in messages if m.get("type") == "method_call"]
+
+
+def listens_then_reads(calls: list[dict[str, object]]) -> tuple[int, int] | None:
+    """Where the client's AddMatch for the unit's PropertiesChanged and its first read of
+    ActiveState are among calls (the same sender), or None if it has not read it yet."""
+    reads = [
+        (i, call["sender"])
+        for i, call in enumerate(calls)
+        if call.get("member") in ("Get", "GetAll") and "ActiveState" in json.dumps(call)
+    ]
+    if not reads:
+        return None
+    read, client = reads[0]
+    matches = [
+        i
+        for i, call in enumerate(calls)
+        if call["sender"] == client and call.get("member") == "AddMatch"
+        and "PropertiesChanged" in json.dumps(call) and "incoming_2eservice" in json.dumps(call)
+    ]  # fmt: skip
+    return (matches[0] if matches else len(calls), read)
+
+
+@pytest.mark.slow
+def test_on_the_board_the_client_listens_before_it_reads(
+    boards: Boards, step: Path, tmp_path: Path, programs: list[Program]
+) -> None:
+    """A change between reading the unit's state and subscribing to its PropertiesChanged
+    is never seen (a restart then, and no marker). The bus, watched by a monitor, has the
+    client's match for the signal before the client's first read of ActiveState."""
+    board = boards.get(STEP)
+    board.call()
+    monitor = Program(["busctl", f"--address={board.bus_address}", "monitor", "--json=short"])
+    programs.append(monitor)
+    board.call()  # the monitor's on once it has seen a call
+    wait_until(lambda: any(c.get("member") == "GetIncoming" for c in sent_by_clients(monitor)),
+               "busctl monitor to see a call")  # fmt: skip
+    plot = watch(board.host(), board.client_env(), step, tmp_path / "p.png", 3)
+    programs.append(plot)
+    plot.expect(rf"^{re.escape(UNIT)}: active \(running\)", STARTUP)
+    wait_until(lambda: listens_then_reads(sent_by_clients(monitor)) is not None,
+               "the monitor to see the client read ActiveState")  # fmt: skip
+    order = listens_then_reads(sent_by_clients(monitor))
+    assert order is not None
+    match, read = order
+    assert match < read, (
+        "why: the client reads the unit's ActiveState before it listens to PropertiesChanged:"
+        " a restart in between is never seen (subscribe first, then read)"
+    )
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ Watch:  busctl --user monitor org.example.Incoming
 import signal
 
 if __name__ == "__main__":  # run, not imported (by a notebook, say):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a Ctrl-C now just stops it, quietly
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C waits for main()
 
 import argparse
 import asyncio

@@ -24,7 +24,7 @@ Watch:  busctl tree org.freedesktop.systemd1   (systemd's objects: one per unit)
 import signal
 
 if __name__ == "__main__":  # run, not imported (by a notebook, say):
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a Ctrl-C now just stops it, quietly
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C waits for main()
 
 import argparse
 import asyncio
@@ -101,6 +101,12 @@ def show_unit(state, charts):
         charts.about(line)
 
 
+async def collect(properties_changed, queue):
+    """Every PropertiesChanged's {name: (signature, value)}, in order, into queue."""
+    async for _, changed, _ in properties_changed:
+        queue.put_nowait(changed)
+
+
 async def follow_unit(dbus, charts):
     """incoming.service as systemd sees it, live; each stop marked on every chart."""
     manager = Manager.new_proxy(SYSTEMD, MANAGER)
@@ -110,12 +116,16 @@ async def follow_unit(dbus, charts):
     if loaded != "loaded":
         print(f"not watching {UNIT}: systemd has no such unit ({loaded})", flush=True)
         return
+    # Listen, then read: a change between the two would otherwise never be seen.
+    changes = asyncio.Queue()
+    listening = asyncio.create_task(collect(unit.properties_changed, changes))
+    await asyncio.sleep(0)  # it subscribes first: the bus keeps our messages in order
     was = await state_of(unit)
     show_unit(was, charts)
     # The signal carries the new values, in order. Read again instead, a quick
     # restart would be over by then, and its stop never seen.
-    async for _, changed, _ in unit.properties_changed:
-        now = was | changes_in(changed)
+    while not listening.done():  # (a task nothing references is garbage-collected)
+        now = was | changes_in(await changes.get())
         show_unit(now, charts)
         if was["active"] == "active" and now["active"] != "active":  # stopped
             seconds = charts.mark()
