@@ -175,8 +175,15 @@ def children_of(pid: int) -> list[tuple[int, str]]:
     """(pid, state) of pid's child processes; state Z is a <defunct> one."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:  # the thread just ended
+            continue
+        for child in children:
+            try:
+                stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # reaped since: not a child any more
+                continue
             found.append((int(child), stat[0]))
     return found
 

@@ -352,3 +352,22 @@ def test_the_status_lines_fit_the_pane_and_the_failed_idea_stays() -> None:
     assert f"7 more: {not_run}" in lines[2], lines
     assert len(fit(shown, 2)) == 2 and "more" in fit(shown, 2)[-1]
     assert [line.count("\n") for line in fit(shown, 20)] == [0] * 9, "room: one line each"
+
+
+def test_alive_when_the_process_is_reaped_between_its_two_looks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """alive() asks the kernel (kill 0), then /proc for a zombie: a process reaped in
+    between once raised FileNotFoundError out of a test under load (and could, out of
+    make live's runner)."""
+    child = subprocess.Popen(["true"])
+    wait_until(lambda: Path(f"/proc/{child.pid}/stat").read_text().split(") ")[-1][0] == "Z",
+               "the child to exit (a zombie until reaped)")  # fmt: skip
+    real_kill = os.kill
+
+    def kill_then_reap(pid: int, signum: int) -> None:
+        real_kill(pid, signum)  # the zombie is there
+        child.wait()  # and now it is not
+
+    monkeypatch.setattr("tools.live.os.kill", kill_then_reap)
+    assert alive(child.pid) is False

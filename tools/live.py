@@ -172,13 +172,15 @@ def end_session(session: str) -> None:
 
 
 def alive(pid: int) -> bool:
+    """Running: there, and not a zombie waiting to be reaped (which may happen between
+    the two looks: then it is gone)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        return not Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z")
+    except (ProcessLookupError, FileNotFoundError):
         return False
-    except PermissionError:
+    except PermissionError:  # another user's
         return True
-    return not Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z")
 
 
 # --- the runner: the status line, owner of everything ---------------------------------------
