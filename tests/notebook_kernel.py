@@ -163,14 +163,6 @@ class Kernel:
         self.manager.shutdown_kernel()
 
 
-def alive(pid: int) -> bool:
-    """Running (not a zombie waiting to be reaped by the kernel)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def children_of(pid: int) -> list[tuple[int, str]]:
     """(pid, state) of pid's child processes; state Z is a <defunct> one."""
     found = []

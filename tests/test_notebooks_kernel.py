@@ -10,12 +10,8 @@ import sys
 from pathlib import Path
 
 from tests.helpers import wait_until
-from tests.notebook_kernel import (
-    NOTEBOOKS,
-    Kernel,
-    alive,
-    children_of,
-)
+from tests.notebook_kernel import NOTEBOOKS, Kernel, children_of
+from tools.live import alive
 
 
 def test_interrupt_stops_the_programs_and_cells_run_again(kernel_env: dict[str, str]) -> None:
